@@ -1,0 +1,232 @@
+"""Embeddings stored in Parquet: one list column, or many scalar columns picked by a glob.
+
+A path may be a file, a directory of shards or a glob; shards are read as one
+``pyarrow.dataset`` in natural file order, and only projected columns are ever read.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from infomin_cli.errors import InputError
+from infomin_cli.io.common import (
+    column_not_found,
+    is_list_type,
+    is_number_type,
+    natural_key,
+    plural,
+    reading,
+    type_name,
+)
+
+PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+
+
+def resolve_parquet_files(path: str) -> list[str]:
+    """The Parquet files behind ``path`` (a file, a directory of shards, or a glob)."""
+    p = Path(path)
+    if p.is_dir():
+        files = [
+            str(f)
+            for f in p.rglob("*")
+            if f.is_file()
+            and f.suffix.lower() in PARQUET_SUFFIXES
+            and not any(part.startswith((".", "_")) for part in f.relative_to(p).parts)
+        ]
+        if not files:
+            raise InputError(f"{path}: no Parquet files (*.parquet) in this directory")
+        return sorted(files, key=natural_key)
+    if p.is_file():
+        return [str(p)]
+    if any(c in path for c in "*?["):
+        files = [f for f in glob.glob(path, recursive=True) if os.path.isfile(f)]
+        if not files:
+            raise InputError(f"{path}: no files match this pattern")
+        return sorted(files, key=natural_key)
+    raise InputError(f"{path}: no such file or directory")
+
+
+def open_parquet_dataset(path: str) -> tuple[ds.Dataset, list[str]]:
+    files = resolve_parquet_files(path)
+    with reading(path):
+        return ds.dataset(files, format="parquet"), files
+
+
+class ParquetTable:
+    """Lazy access to the columns of a Parquet file / dataset (used for attribute files too)."""
+
+    fmt = "parquet"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.dataset, self.files = open_parquet_dataset(path)
+        self.schema: pa.Schema = self.dataset.schema
+        with reading(path):
+            self.n_rows = int(self.dataset.count_rows())
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.schema.names)
+
+    def column_type(self, name: str) -> pa.DataType:
+        return self.schema.field(name).type
+
+    def read(self, names: Sequence[str]) -> pa.Table:
+        with reading(self.path):
+            return self.dataset.to_table(columns=list(names))
+
+
+def _float_list(t: pa.DataType) -> bool:
+    return is_list_type(t) and pa.types.is_floating(t.value_type)
+
+
+class ParquetEmbeddings(ParquetTable):
+    """The embedding part of a Parquet dataset: the rest of its columns may be attributes."""
+
+    def __init__(self, path: str, emb_col: str | None = None, emb_cols: str | None = None) -> None:
+        super().__init__(path)
+        if emb_col and emb_cols:
+            raise InputError(f"{path}: give either --emb-col or --emb-cols, not both")
+        names = self.column_names
+        if emb_cols:
+            self._pick_glob(emb_cols)
+        else:
+            if emb_col is None:
+                emb_col = self._detect(names)
+            elif emb_col not in names:
+                raise column_not_found(path, emb_col, names, "embedding column")
+            self._pick_list(emb_col)
+        if self.n_rows == 0:
+            raise InputError(f"{path}: no rows (the file is empty)")
+        if self.dim == 0:
+            raise InputError(f"{path}: {self.label}: embeddings have length 0")
+
+    # -- choosing the embedding ---------------------------------------------------------
+    def _detect(self, names: list[str]) -> str:
+        cands = [n for n in names if _float_list(self.column_type(n))]
+        if len(cands) == 1:
+            return cands[0]
+        if len(cands) > 1:
+            raise InputError(
+                f"{self.path}: several embedding candidates ({', '.join(cands)}); "
+                "choose one with --emb-col"
+            )
+        lists = [n for n in names if is_list_type(self.column_type(n))]
+        if len(lists) == 1:
+            return lists[0]  # reported as non-numeric / non-float by _pick_list
+        cols = ", ".join(f"{n} ({type_name(self.column_type(n))})" for n in names[:12])
+        raise InputError(
+            f"{self.path}: no embedding column (a list of float16/32/64); columns: {cols}; "
+            "name it with --emb-col or select scalar columns with --emb-cols 'emb_*'"
+        )
+
+    def _pick_list(self, col: str) -> None:
+        t = self.column_type(col)
+        self.label = f"column {col!r}"
+        if not is_list_type(t):
+            raise InputError(
+                f"{self.path}: {self.label}: not an embedding: type {type_name(t)} "
+                "(expected a list of floats, or use --emb-cols for scalar columns)"
+            )
+        if not is_number_type(t.value_type):
+            raise InputError(
+                f"{self.path}: {self.label}: non-numeric embedding: type {type_name(t)} "
+                "(expected a list of float16/32/64)"
+            )
+        self.columns = [col]
+        self.column = col
+        self._fixed = pa.types.is_fixed_size_list(t)
+        self.dtype = np.dtype(t.value_type.to_pandas_dtype())
+        self.dim = int(t.list_size) if self._fixed else self._first_length(col)
+        self.desc = f"column {col!r} ({type_name(t)})"
+
+    def _first_length(self, col: str) -> int:
+        if self.n_rows == 0:
+            return -1
+        with reading(self.path):
+            head = self.dataset.head(min(self.n_rows, 1024), columns=[col]).column(0)
+        lengths = pc.list_value_length(head).drop_null()
+        if len(lengths) == 0:
+            raise InputError(f"{self.path}: {self.label}: the first rows hold null embeddings")
+        return int(lengths[0].as_py())
+
+    def _pick_glob(self, pattern: str) -> None:
+        matched = [n for n in self.column_names if fnmatch.fnmatchcase(n, pattern)]
+        self.label = f"columns {pattern!r}"
+        if not matched:
+            raise column_not_found(self.path, pattern, self.column_names, "--emb-cols pattern")
+        bad = [n for n in matched if not is_number_type(self.column_type(n))]
+        if bad:
+            shown = ", ".join(f"{n} ({type_name(self.column_type(n))})" for n in bad[:5])
+            raise InputError(
+                f"{self.path}: {self.label}: non-numeric columns match the pattern: {shown}"
+            )
+        self.columns = matched
+        self.column = None
+        self._fixed = True
+        self.dtype = np.result_type(*[self.column_type(n).to_pandas_dtype() for n in matched])
+        self.dim = len(matched)
+        self.desc = f"{len(matched)} columns {pattern!r} ({self.dtype.name})"
+
+    @property
+    def other_columns(self) -> list[str]:
+        return [n for n in self.column_names if n not in self.columns]
+
+    # -- reading --------------------------------------------------------------------------
+    def batches(self, batch_rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        """``(first row, array)`` in file order; arrays have the on-disk dtype."""
+        start = 0
+        with reading(self.path):
+            for batch in self.dataset.to_batches(columns=self.columns, batch_size=batch_rows):
+                if batch.num_rows == 0:
+                    continue
+                rows = np.arange(start, start + batch.num_rows)
+                yield start, self._to_numpy(batch, rows)
+                start += batch.num_rows
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The embeddings of some rows (original row numbers)."""
+        with reading(self.path):
+            table = self.dataset.take(pa.array(rows, type=pa.int64()), columns=self.columns)
+        batch = table.combine_chunks().to_batches()
+        if not batch:
+            return np.empty((0, self.dim), dtype=self.dtype)
+        return self._to_numpy(batch[0], rows)
+
+    def _to_numpy(self, batch: pa.RecordBatch, rows: np.ndarray) -> np.ndarray:
+        if self.column is None:
+            cols = [batch.column(i).to_numpy(zero_copy_only=False) for i in range(batch.num_columns)]
+            return np.column_stack(cols).astype(self.dtype, copy=False)
+        arr = batch.column(0)
+        if arr.null_count:
+            where = np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False))
+            raise InputError(
+                f"{self.path}: {self.label}: {plural(len(where), 'row')} with a null embedding "
+                f"(first at row {rows[where[0]]})"
+            )
+        if self._fixed:
+            values = arr.flatten()
+        else:
+            offsets = arr.offsets.to_numpy()
+            lengths = np.diff(offsets)
+            bad = np.flatnonzero(lengths != self.dim)
+            if len(bad):
+                raise InputError(
+                    f"{self.path}: {self.label}: ragged list lengths ({plural(len(bad), 'row')} of "
+                    f"another length than {self.dim}, e.g. row {rows[bad[0]]} has "
+                    f"{lengths[bad[0]]})"
+                )
+            values = arr.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+        out = values.to_numpy(zero_copy_only=False)
+        if out.dtype != self.dtype and values.null_count == 0:
+            out = out.astype(self.dtype)
+        return out.reshape(len(arr), self.dim)

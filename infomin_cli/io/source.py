@@ -1,0 +1,270 @@
+"""``open_dataset``: embeddings + aligned, validated attributes, without loading the embeddings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from infomin_cli.attributes import Attribute
+from infomin_cli.errors import InputError
+from infomin_cli.io.attrs import align_by_id, open_table
+from infomin_cli.io.common import column_not_found, plural
+from infomin_cli.io.kinds import build_attribute, check_kind_name, missing_mask, normalize
+from infomin_cli.io.npy import NPY_MAGIC, ZIP_MAGIC, NpyEmbeddings
+from infomin_cli.io.parquet import ParquetEmbeddings
+
+DEFAULT_BATCH_ROWS = 65536
+
+
+@dataclass
+class LoadOptions:
+    emb_col: str | None = None  # Parquet list column (or NPZ member) holding the embedding
+    emb_cols: str | None = None  # glob over numeric scalar columns, e.g. 'emb_*'
+    attrs_file: str | Path | None = None  # separate attribute file: Parquet, CSV or NPY
+    id_col: str | None = None  # align attrs_file to the embeddings by this key (else row order)
+    attr_kinds: dict[str, str] = field(default_factory=dict)  # e.g. {"age": "categorical"}
+    strict: bool = False  # missing attribute values: error instead of dropping rows
+
+
+def open_embeddings(path: str | Path, options: LoadOptions):
+    """The embedding reader for ``path``: NPY/NPZ by suffix or magic bytes, else Parquet."""
+    p = str(path)
+    is_numpy = p.lower().endswith((".npy", ".npz"))
+    if not is_numpy and Path(p).is_file():
+        try:
+            with open(p, "rb") as fh:
+                magic = fh.read(6)
+        except OSError:
+            magic = b""
+        is_numpy = magic == NPY_MAGIC or magic[:4] == ZIP_MAGIC
+    if is_numpy:
+        if options.emb_cols:
+            raise InputError(f"{p}: --emb-cols selects Parquet columns; not for NPY/NPZ files")
+        return NpyEmbeddings(p, options.emb_col)
+    return ParquetEmbeddings(p, options.emb_col, options.emb_cols)
+
+
+def load_attribute_columns(backend, attrs: Sequence[str], options: LoadOptions):
+    """``({attr: (column, file)}, attrs_table_or_None)`` aligned with the embedding rows."""
+    path = backend.path
+    table = open_table(options.attrs_file) if options.attrs_file is not None else None
+    afile = str(options.attrs_file) if table is not None else None
+    if options.id_col and table is None:
+        raise InputError(f"{path}: --id-col {options.id_col} needs an attribute file (--attrs)")
+    if len(set(attrs)) != len(attrs):
+        dup = sorted({a for a in attrs if list(attrs).count(a) > 1})
+        raise InputError(f"attribute {dup[0]!r} is given more than once")
+    for name, kind in options.attr_kinds.items():
+        check_kind_name(name, kind)
+        if name not in attrs:
+            raise InputError(f"--attr-kind {name}={kind}: {name!r} is not an attribute being loaded")
+
+    from_table: dict[str, str] = {}  # attr -> column in the attribute file
+    from_emb: list[str] = []
+    table_cols = [] if table is None else [c for c in table.column_names if c != options.id_col]
+    for a in attrs:
+        if a in table_cols:
+            from_table[a] = a
+        elif a in backend.other_columns and a != options.id_col:
+            from_emb.append(a)
+        elif a in backend.columns:
+            raise InputError(f"{path}: column {a!r}: is the embedding, not an attribute")
+        elif table is not None and getattr(table, "single", False) and len(attrs) == 1:
+            from_table[a] = table_cols[0]
+        elif table is None and not backend.other_columns:
+            raise InputError(
+                f"{path}: attribute {a!r}: the file holds only embeddings; "
+                "give the attributes with --attrs FILE"
+            )
+        else:
+            available = table_cols + [c for c in backend.other_columns if c != options.id_col]
+            raise column_not_found(afile or path, a, available, "attribute column")
+
+    columns: dict[str, tuple[pa.Array, str]] = {}
+    if table is not None:
+        if options.id_col:
+            index = align_by_id(backend, path, table, afile, options.id_col)
+        else:
+            index = None
+            if table.n_rows != backend.n_rows:
+                raise InputError(
+                    f"{afile}: {table.n_rows} rows, but {path} has {backend.n_rows} embeddings; "
+                    "row counts must match (or align by a key with --id-col)"
+                )
+        if from_table:
+            read = table.read(list(dict.fromkeys(from_table.values())))
+            if index is not None:
+                read = read.take(pa.array(index))
+            for a, col in from_table.items():
+                columns[a] = (normalize(read.column(col)), afile)
+    if from_emb:
+        read = backend.read(from_emb)
+        for a in from_emb:
+            columns[a] = (normalize(read.column(a)), path)
+    return {a: columns[a] for a in attrs}, table
+
+
+class DatasetSource:
+    """Embeddings (read lazily, validated) and attributes aligned with the kept rows."""
+
+    def __init__(self, backend, attributes: dict[str, Attribute], keep: np.ndarray | None,
+                 dropped: dict[str, int]) -> None:
+        self._backend = backend
+        self.path: str = backend.path
+        self.format: str = backend.fmt
+        self.files: list[str] = list(backend.files)
+        self.n_rows_read: int = int(backend.n_rows)
+        self._keep = keep  # bool mask over read rows, or None when every row is kept
+        self.kept_rows: np.ndarray = (
+            np.arange(self.n_rows_read) if keep is None else np.flatnonzero(keep)
+        )
+        self.n_rows: int = len(self.kept_rows)
+        self.dropped: dict[str, int] = dropped
+        self.dim: int = int(backend.dim)
+        self.dtype: np.dtype = np.dtype(backend.dtype)
+        self.emb_desc: str = backend.desc
+        self.emb_column: str | None = backend.column
+        self.attributes: dict[str, Attribute] = attributes
+
+    def __repr__(self) -> str:
+        return (f"DatasetSource({self.path!r}, n_rows={self.n_rows}, dim={self.dim}, "
+                f"attributes={list(self.attributes)})")
+
+    # -- internals ------------------------------------------------------------------------
+    def _kept_batches(self, batch_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for start, arr in self._backend.batches(batch_rows):
+            rows = np.arange(start, start + len(arr))
+            if self._keep is not None:
+                sel = self._keep[start : start + len(arr)]
+                rows, arr = rows[sel], arr[sel]
+            if len(rows):
+                yield rows, arr
+
+    def _cast(self, arr: np.ndarray, dtype) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.asarray(arr, dtype=dtype)
+
+    def _nonfinite_error(self, count: int, first_row: int, raw: np.ndarray, dtype,
+                         scope: str = "") -> InputError:
+        problem = "NaN or inf values"
+        if np.all(np.isfinite(raw)):
+            problem = f"values too large for {np.dtype(dtype).name}"
+        return InputError(
+            f"{self.path}: {self._backend.label}: {plural(count, 'row')} with {problem}{scope} "
+            f"(first at row {first_row})"
+        )
+
+    def _checked(self, rows: np.ndarray, raw: np.ndarray, dtype, scope: str = "") -> np.ndarray:
+        out = self._cast(raw, dtype)
+        bad = ~np.isfinite(out).all(axis=1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise self._nonfinite_error(int(bad.sum()), int(rows[i]), raw[i], dtype, scope)
+        return out
+
+    # -- public ---------------------------------------------------------------------------
+    def embeddings(self, dtype=np.float32) -> np.ndarray:
+        """All kept rows as ``(n_rows, dim)``; InputError on NaN / inf (counting every row)."""
+        out = np.empty((self.n_rows, self.dim), dtype=dtype)
+        pos, n_bad, first = 0, 0, None
+        for rows, raw in self._kept_batches(DEFAULT_BATCH_ROWS):
+            chunk = self._cast(raw, dtype)
+            bad = ~np.isfinite(chunk).all(axis=1)
+            if bad.any():
+                if first is None:
+                    i = int(np.argmax(bad))
+                    first = (int(rows[i]), raw[i])
+                n_bad += int(bad.sum())
+            out[pos : pos + len(chunk)] = chunk
+            pos += len(chunk)
+        if n_bad:
+            raise self._nonfinite_error(n_bad, first[0], first[1], dtype)
+        if pos != self.n_rows:
+            raise InputError(f"{self.path}: read {pos} rows, expected {self.n_rows} (file changed?)")
+        return out
+
+    def iter_embeddings(self, batch_rows: int = DEFAULT_BATCH_ROWS,
+                        dtype=np.float32) -> Iterator[np.ndarray]:
+        """The kept rows in order, in arrays of ``batch_rows`` rows (the last may be shorter).
+
+        Memory stays bounded by a few batches; each batch is validated as it is read.
+        """
+        if batch_rows < 1:
+            raise ValueError("batch_rows must be >= 1")
+        buf: list[np.ndarray] = []
+        n_buf = 0
+        for rows, raw in self._kept_batches(batch_rows):
+            scope = f" in rows {rows[0]}-{rows[-1]}"
+            buf.append(self._checked(rows, raw, dtype, scope))
+            n_buf += len(rows)
+            while n_buf >= batch_rows:
+                cat = buf[0] if len(buf) == 1 else np.concatenate(buf)
+                yield cat[:batch_rows]
+                rest = cat[batch_rows:]
+                buf, n_buf = ([rest] if len(rest) else []), len(rest)
+        if n_buf:
+            yield buf[0] if len(buf) == 1 else np.concatenate(buf)
+
+    def sample_indices(self, n: int, seed: int) -> np.ndarray:
+        """Sorted positions (into the kept rows) of the rows :meth:`sample` returns.
+
+        Use them to take the matching attribute rows: ``attr.take(src.sample_indices(n, s))``.
+        """
+        if n >= self.n_rows:
+            return np.arange(self.n_rows)
+        rng = np.random.default_rng(seed)
+        return np.sort(rng.choice(self.n_rows, size=n, replace=False))
+
+    def sample(self, n: int, seed: int, dtype=np.float32) -> np.ndarray:
+        """A seeded random subset of ``min(n, n_rows)`` kept rows, in row order."""
+        if n >= self.n_rows:
+            return self.embeddings(dtype)
+        rows = self.kept_rows[self.sample_indices(n, seed)]
+        return self._checked(rows, self._backend.take(rows), dtype, " in the sample")
+
+
+def open_dataset(path: str | Path, attrs: Sequence[str],
+                 options: LoadOptions | None = None) -> DatasetSource:
+    """Open embeddings at ``path`` with the attributes ``attrs`` (may be empty).
+
+    Reads metadata and the attribute columns only; rows with a missing attribute value are
+    dropped (counted in ``dropped``) or, with ``options.strict``, rejected.
+    """
+    return _open(path, attrs, options or LoadOptions())[0]
+
+
+def _open(path: str | Path, attrs: Sequence[str], options: LoadOptions):
+    """``(source, attribute table or None)``; the table is reused by ``inspect_file``."""
+    attrs = list(attrs)
+    backend = open_embeddings(path, options)
+    columns, table = load_attribute_columns(backend, attrs, options)
+    n = backend.n_rows
+    keep = np.ones(n, dtype=bool)
+    dropped: dict[str, int] = {}
+    for a, (arr, file) in columns.items():
+        miss = missing_mask(arr)
+        count = int(miss.sum())
+        dropped[a] = count
+        if count and options.strict:
+            raise InputError(
+                f"{file}: column {a!r}: {count} of {n} rows have a missing value (null or NaN); "
+                "--strict refuses to drop them"
+            )
+        keep &= ~miss
+    if not keep.any():
+        raise InputError(f"{path}: no rows left after dropping rows with missing attribute values")
+    all_kept = bool(keep.all())
+    attributes = {
+        a: build_attribute(
+            a,
+            arr if all_kept else arr.filter(pa.array(keep)),
+            options.attr_kinds.get(a),
+            f"{file}: column {a!r}",
+        )
+        for a, (arr, file) in columns.items()
+    }
+    return DatasetSource(backend, attributes, None if all_kept else keep, dropped), table
