@@ -6,6 +6,8 @@ import typer
 
 
 def register_all(app: typer.Typer) -> None:
+    from infomin_cli.commands import audit as _audit
     from infomin_cli.commands import inspect as _inspect
 
     _inspect.register(app)
+    _audit.register(app)

@@ -1,0 +1,171 @@
+"""Run the audit estimators over a :class:`~infomin_cli.io.DatasetSource`.
+
+Data flows one way: the source streams embedding batches; every attribute's sliced and
+linear accumulators take each batch (one pass, bounded memory); ρ* trains on a seeded
+subsample; thresholds turn the numbers into verdicts. No rendering here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from infomin_cli.attributes import Attribute
+from infomin_cli.linear import LinearAccumulator, LinearResult
+from infomin_cli.rho import RhoConfig, RhoResult, rho_star
+from infomin_cli.sliced import SlicedAccumulator, SlicedConfig, SlicedResult
+from infomin_cli.standardize import DEFAULT_SAMPLE_ROWS, Standardizer
+from infomin_cli.thresholds import ESTIMATORS, Thresholds
+
+RowsFn = Callable[[int, int], None]  # (rows done, rows total)
+EpochFn = Callable[[str, int, int, float], None]  # (attribute, epoch, max epochs, val corr)
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    estimators: tuple[str, ...] = ESTIMATORS
+    sliced: SlicedConfig = field(default_factory=SlicedConfig)
+    rho: RhoConfig = field(default_factory=RhoConfig)
+    linear_ridge: float = 1e-3
+    max_rows: int | None = None  # seeded subsample for every estimator
+    seed: int = 0
+    device: str = "auto"
+    calibration_rows: int = DEFAULT_SAMPLE_ROWS
+
+
+@dataclass(frozen=True)
+class AttributeAudit:
+    name: str
+    kind: str
+    n_classes: int | None
+    sliced: SlicedResult | None
+    linear: LinearResult | None
+    rho: RhoResult | None
+    verdict: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    attributes: dict[str, AttributeAudit]
+    verdict: str
+    n_rows: int
+    dim: int
+    seed: int
+    estimators: tuple[str, ...]
+    thresholds: Thresholds
+    subsampled_rows: int | None  # rows used when --max-rows subsampled, else None
+
+
+def judge(sliced: SlicedResult | None, linear: LinearResult | None, rho: RhoResult | None,
+          thresholds: Thresholds) -> tuple[str, tuple[str, ...]]:
+    """``("fail", reasons)`` when a threshold is crossed, else ``("pass", ())``."""
+    reasons: list[str] = []
+    if sliced is not None and thresholds.alpha > 0 and sliced.p_value is not None:
+        if sliced.p_value < thresholds.alpha:
+            reasons.append(f"SI p={sliced.p_value:.3g} < alpha {thresholds.alpha:g}")
+    values = {"sliced": sliced, "linear": linear, "rho": rho}
+    label = {"sliced": "SI", "linear": "linear", "rho": "rho*"}
+    for name, limit in thresholds.fail_above.items():
+        res = values.get(name)
+        if res is not None and res.value > limit:
+            reasons.append(f"{label[name]} {res.value:.3f} > {limit:g}")
+    return ("fail" if reasons else "pass"), tuple(reasons)
+
+
+def _streamed(source, attrs: dict[str, Attribute], config: AuditConfig,
+              on_rows: RowsFn | None) -> tuple[dict[str, SlicedResult], dict[str, LinearResult]]:
+    """One pass over the embeddings feeding every attribute's accumulators."""
+    want_sliced = "sliced" in config.estimators
+    want_linear = "linear" in config.estimators
+    if not (want_sliced or want_linear):
+        return {}, {}
+    n, seed = source.n_rows, config.seed
+    cal_idx = source.sample_indices(config.calibration_rows, seed)
+    std = Standardizer.fit(source.sample(config.calibration_rows, seed), seed=seed)
+    scfg = replace(config.sliced, seed=seed, device=config.device)
+    sliced_acc: dict[str, SlicedAccumulator] = {}
+    linear_acc: dict[str, LinearAccumulator] = {}
+    for name, attr in attrs.items():
+        template = attr.take(cal_idx)
+        if want_sliced:
+            sliced_acc[name] = SlicedAccumulator(source.dim, template, scfg, std, n)
+        if want_linear:
+            linear_acc[name] = LinearAccumulator(
+                source.dim, template, std, n, fit_fraction=scfg.fit_fraction,
+                ridge=config.linear_ridge, seed=seed, permutations=scfg.permutations,
+                bootstrap=scfg.bootstrap, device=config.device,
+            )
+    offset = 0
+    for batch in source.iter_embeddings(scfg.batch_rows):
+        stop = offset + len(batch)
+        for name, attr in attrs.items():
+            t = attr.values[offset:stop]
+            if name in sliced_acc:
+                sliced_acc[name].update(batch, t, offset)
+            if name in linear_acc:
+                linear_acc[name].update(batch, t, offset)
+        offset = stop
+        if on_rows is not None:
+            on_rows(offset, n)
+    return ({k: a.result() for k, a in sliced_acc.items()},
+            {k: a.result() for k, a in linear_acc.items()})
+
+
+class _Subsample:
+    """A seeded in-memory subsample of a source, with the same streaming interface."""
+
+    def __init__(self, source, rows: int, seed: int) -> None:
+        idx = source.sample_indices(rows, seed)
+        self._z = source.sample(rows, seed)
+        self.n_rows, self.dim = int(self._z.shape[0]), source.dim
+        self.attributes = {k: a.take(idx) for k, a in source.attributes.items()}
+
+    def sample_indices(self, n: int, seed: int) -> np.ndarray:
+        if n >= self.n_rows:
+            return np.arange(self.n_rows)
+        rng = np.random.default_rng(seed)
+        return np.sort(rng.choice(self.n_rows, size=n, replace=False))
+
+    def sample(self, n: int, seed: int, dtype=np.float32) -> np.ndarray:
+        return np.asarray(self._z[self.sample_indices(n, seed)], dtype=dtype)
+
+    def iter_embeddings(self, batch_rows: int, dtype=np.float32):
+        for s in range(0, self.n_rows, batch_rows):
+            yield np.asarray(self._z[s : s + batch_rows], dtype=dtype)
+
+
+def run_audit(source, config: AuditConfig = AuditConfig(), thresholds: Thresholds = Thresholds(),
+              *, on_rows: RowsFn | None = None, on_epoch: EpochFn | None = None) -> AuditResult:
+    """Audit every attribute of ``source`` (a DatasetSource, or anything with its interface)."""
+    data = source
+    subsampled = None
+    if config.max_rows is not None and config.max_rows < source.n_rows:
+        data = _Subsample(source, config.max_rows, config.seed)
+        subsampled = data.n_rows
+    attrs = data.attributes
+    sliced, linear = _streamed(data, attrs, config, on_rows)
+
+    rhos: dict[str, RhoResult] = {}
+    if "rho" in config.estimators:
+        rcfg = replace(config.rho, seed=config.seed, device=config.device)
+        rows = rcfg.max_rows if rcfg.max_rows is not None else data.n_rows
+        idx = data.sample_indices(rows, config.seed)
+        z = data.sample(rows, config.seed)
+        for name, attr in attrs.items():
+            cb = None
+            if on_epoch is not None:
+                cb = (lambda nm: (lambda e, m, v: on_epoch(nm, e, m, v)))(name)
+            res = rho_star(z, attr.take(idx), replace(rcfg, max_rows=None), progress=cb)
+            # The subsample was drawn here: report it against the rows available.
+            rhos[name] = replace(res, n_rows=data.n_rows, subsampled=len(idx) < data.n_rows)
+
+    audits: dict[str, AttributeAudit] = {}
+    for name, attr in attrs.items():
+        s, li, r = sliced.get(name), linear.get(name), rhos.get(name)
+        verdict, reasons = judge(s, li, r, thresholds)
+        audits[name] = AttributeAudit(name, attr.kind, attr.n_classes, s, li, r, verdict, reasons)
+    overall = "fail" if any(a.verdict == "fail" for a in audits.values()) else "pass"
+    return AuditResult(audits, overall, source.n_rows, source.dim, config.seed, config.estimators, thresholds, subsampled)

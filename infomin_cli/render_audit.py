@@ -1,0 +1,80 @@
+"""Rich rendering of an audit report (the JSON dict from :mod:`infomin_cli.report`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _num(x: Any, fmt: str = ".3f") -> str:
+    return "—" if x is None else format(x, fmt)
+
+
+def _ci(ci: Any) -> str:
+    return "" if not ci else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+def _p(p: Any) -> str:
+    if p is None:
+        return "—"
+    return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
+
+
+def render_audit(report: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
+    inp = report["input"]
+    subs = inp.get("subsampled_rows")
+    rows = f"{report['n_rows']:,}" + (f" (subsampled to {subs:,})" if subs else "")
+    console.print(f"[bold]{inp['path']}[/]  rows {rows}  dim {report['dim']}  seed {report['seed']}")
+    est = report["estimators"]
+    table = Table(show_lines=False)
+    table.add_column("attribute")
+    table.add_column("kind")
+    if "linear" in est:
+        table.add_column("linear", justify="right")
+    if "sliced" in est:
+        table.add_column("SI", justify="right")
+        table.add_column("null 95%", justify="right")
+        table.add_column("p", justify="right")
+    if "rho" in est:
+        table.add_column("ρ* [95% CI]", justify="right")
+    table.add_column("verdict")
+    for name, a in report["attributes"].items():
+        kind = a["kind"] + (f" ({a['n_classes']})" if a.get("n_classes") else "")
+        row = [name, kind]
+        if "linear" in est:
+            row.append(_num(a.get("linear", {}).get("value")))
+        if "sliced" in est:
+            s = a.get("sliced", {})
+            row += [_num(s.get("value")), _num(s.get("null_q95")), _p(s.get("p_value"))]
+        if "rho" in est:
+            r = a.get("rho_star", {})
+            row.append(_num(r.get("value")) + _ci(r.get("ci")))
+        verdict = a["verdict"]
+        style = "bold red" if verdict == "fail" else "green"
+        row.append(f"[{style}]{verdict}[/]")
+        table.add_row(*row)
+    console.print(table)
+    for name, a in report["attributes"].items():
+        for reason in a.get("reasons", []):
+            console.print(f"  [red]✗[/] {name}: {reason}")
+    th = report["thresholds"]
+    rules = []
+    if "sliced" in est and th["alpha"] > 0:
+        rules.append(f"fail when SI p < {th['alpha']:g}")
+    rules += [f"fail when {k} > {v:g}" for k, v in th["fail_above"].items()]
+    agg = next((a["sliced"]["aggregation"] for a in report["attributes"].values() if "sliced" in a),
+               None)
+    notes = []
+    if agg:
+        notes.append(f"SI: held-out {agg} sliced dependence, permutation p-value")
+    if "rho" in est:
+        notes.append("ρ*: neural HGR maximal correlation on a held-out test split")
+    if notes:
+        console.print("[dim]" + "; ".join(notes) + "[/]")
+    verdict = report["verdict"]
+    colour = "red" if verdict == "fail" else "green"
+    console.print(f"verdict: [bold {colour}]{verdict.upper()}[/]"
+                  + (f"  ({'; '.join(rules)})" if rules else "  (no thresholds set)"))
