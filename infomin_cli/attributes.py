@@ -59,7 +59,7 @@ class Attribute:
             return len(self.classes)  # type: ignore[arg-type]
         return 1 if self.values.ndim == 1 else int(self.values.shape[1])
 
-    def take(self, index: np.ndarray | slice) -> "Attribute":
+    def take(self, index: np.ndarray | slice) -> Attribute:
         """The same attribute restricted to some rows (classes are kept, even if unseen)."""
         return Attribute(self.name, self.kind, self.values[index], self.classes)
 
@@ -73,7 +73,7 @@ class Attribute:
         return v.reshape(-1, 1) if v.ndim == 1 else v
 
     @classmethod
-    def categorical(cls, name: str, labels: np.ndarray | list) -> "Attribute":
+    def categorical(cls, name: str, labels: np.ndarray | list) -> Attribute:
         """Encode arbitrary labels; two distinct values give a ``binary`` attribute."""
         labels = np.asarray(labels)
         uniq, codes = np.unique(labels, return_inverse=True)
@@ -81,7 +81,7 @@ class Attribute:
         return cls(name, kind, codes.astype(np.int64), tuple(str(u) for u in uniq))
 
     @classmethod
-    def continuous(cls, name: str, values: np.ndarray | list) -> "Attribute":
+    def continuous(cls, name: str, values: np.ndarray | list) -> Attribute:
         v = np.asarray(values, dtype=np.float64)
         if v.ndim == 2 and v.shape[1] == 1:
             v = v[:, 0]

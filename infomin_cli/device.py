@@ -23,3 +23,16 @@ def resolve_device(choice: str | torch.device = "auto") -> torch.device:
     if choice == "cpu":
         return torch.device("cpu")
     raise InputError(f"--device {choice!r}: expected one of {', '.join(DEVICE_CHOICES)}")
+
+
+def to_tensor(x, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``torch.as_tensor`` that accepts read-only arrays (memory maps, Arrow buffers).
+
+    The tensor is only read, never written, so sharing a read-only buffer is safe; torch's
+    warning about it is silenced here rather than paying for a copy.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.as_tensor(x, dtype=dtype, device=device)

@@ -1,0 +1,272 @@
+"""Linear leakage: the top held-out canonical correlation between Z and T's design.
+
+::
+
+    X = standardise(Z)            all d columns (dead columns are zero)
+    Y = one-hot(T) minus its last column     binary / categorical
+      = standardise(T)                       continuous (n, 1) or multidim (n, k)
+    (w, v) = ridge CCA of (X, Y) on the fit rows,   rz = ridge * tr(Cxx) / d_live
+    value  = clip(corr(X w, Y v) on the eval rows, 0, 1)
+
+For jointly Gaussian data this is the population canonical correlation (|corr| for 1-D T);
+it is what a linear probe can extract, and 0 after an exact linear eraser. The split,
+permutation p-value and bootstrap interval are those of the sliced estimator
+(:func:`infomin_cli.cca.heldout_evaluation`).
+
+Streaming: :class:`LinearAccumulator` keeps float64 sums of the fit rows (the d x d
+covariance, merged by addition) and the eval rows' standardised Z (float32, needed for the
+per-row bootstrap and permutations once w is known): memory ``8 d^2 + 4 n_eval d`` bytes; the
+eval split is capped (default ``max_eval_rows = clamp(2**26 // d, 10_000, 250_000)``, i.e.
+at most ~256 MiB of eval rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from infomin_cli.attributes import DISCRETE_KINDS, Attribute
+from infomin_cli.cca import (
+    CrossMoments,
+    cca_from_cov,
+    eval_probability,
+    heldout_evaluation,
+    split_is_eval,
+)
+from infomin_cli.device import resolve_device, to_tensor
+from infomin_cli.standardize import DEFAULT_SAMPLE_ROWS, Standardizer, sample_rows
+
+MIN_SPLIT_ROWS = 10
+
+
+def default_max_eval_rows(dim: int) -> int:
+    return int(min(max(2**26 // max(dim, 1), 10_000), 250_000))
+
+
+@dataclass(frozen=True, eq=False)
+class LinearResult:
+    """Held-out top canonical correlation; ``w`` (d,) acts on standardised Z, ``v`` on Y."""
+
+    value: float
+    p_value: float | None
+    null_mean: float | None
+    null_q95: float | None
+    ci: tuple[float, float] | None
+    ci_method: str | None
+    n_fit: int
+    n_eval: int
+    in_sample: float  # ridge CCA on the fit rows (biased upward; diagnostics only)
+    corr: float  # signed held-out correlation before clipping
+    ridge: float
+    permutations: int
+    bootstrap: int
+    device: str
+    w: np.ndarray
+    v: np.ndarray
+
+
+class LinearAccumulator:
+    """One-pass, mergeable accumulation for :func:`linear_dependence` (same protocol as
+    :class:`~infomin_cli.sliced.SlicedAccumulator`)."""
+
+    def __init__(
+        self,
+        dim: int,
+        attr_template: Attribute,
+        standardizer: Standardizer,
+        n_total: int,
+        *,
+        fit_fraction: float = 0.5,
+        ridge: float = 1e-3,
+        seed: int = 0,
+        permutations: int = 1000,
+        bootstrap: int = 500,
+        device: str | torch.device = "auto",
+        max_eval_rows: int | None = -1,
+        batch_rows: int = 65536,
+        t_standardizer: Standardizer | None = None,
+    ) -> None:
+        if standardizer.dim != dim:
+            raise ValueError(f"standardizer has {standardizer.dim} columns, embeddings {dim}")
+        if not 0.0 < fit_fraction <= 1.0:
+            raise ValueError("fit_fraction must be in (0, 1]")
+        self.dim, self.standardizer, self.n_total = dim, standardizer, int(n_total)
+        self.ridge, self.seed = ridge, seed
+        self.permutations, self.bootstrap, self.batch_rows = permutations, bootstrap, batch_rows
+        self.device = resolve_device(device)
+        self.kind = attr_template.kind
+        self.n_classes = attr_template.n_classes
+        if self.kind in DISCRETE_KINDS:
+            if self.n_classes is None or self.n_classes < 2:
+                raise ValueError(f"attribute {attr_template.name!r} has fewer than 2 classes")
+            q = self.n_classes - 1
+        else:
+            if t_standardizer is None:
+                if len(attr_template) < 2:
+                    raise ValueError(
+                        f"attribute {attr_template.name!r}: a {self.kind} attribute needs its "
+                        "values on the calibration sample (attr_template) or t_standardizer"
+                    )
+                t_standardizer = Standardizer.fit(attr_template.values, seed=seed)
+            q = attr_template.width
+        self.t_standardizer = t_standardizer
+        self.q = q
+        if max_eval_rows == -1:
+            max_eval_rows = default_max_eval_rows(dim)
+        self.p_eval = eval_probability(self.n_total, fit_fraction, max_eval_rows)
+        self._mean, self._scale = standardizer.torch_params(self.device)
+        self.fit_moments = CrossMoments(dim, q, self.device)
+        self._eval_rows: list[np.ndarray] = []
+        self._eval_x: list[torch.Tensor] = []
+        self._eval_y: list[torch.Tensor] = []
+
+    def _design(self, t: np.ndarray) -> torch.Tensor:
+        if self.kind in DISCRETE_KINDS:
+            codes = torch.as_tensor(np.asarray(t, dtype=np.int64), device=self.device)
+            oh = torch.nn.functional.one_hot(codes, self.n_classes).to(torch.float32)
+            return oh[:, : self.n_classes - 1]
+        mean, scale = self.t_standardizer.torch_params(self.device)  # type: ignore[union-attr]
+        y = to_tensor(np.asarray(t, dtype=np.float64), torch.float32, self.device)
+        return (y.reshape(y.shape[0], -1) - mean) * scale
+
+    def update(
+        self, z_batch: np.ndarray | torch.Tensor, attr_batch_values: np.ndarray, row_offset: int
+    ) -> None:
+        """Add rows ``row_offset .. row_offset + len(z_batch) - 1``."""
+        b = int(z_batch.shape[0])
+        if b == 0:
+            return
+        if z_batch.ndim != 2 or z_batch.shape[1] != self.dim:
+            raise ValueError(f"embedding batch must be (b, {self.dim})")
+        if row_offset < 0 or row_offset + b > self.n_total:
+            raise ValueError(f"rows {row_offset}..{row_offset + b} outside [0, {self.n_total})")
+        t = np.asarray(attr_batch_values)
+        if t.shape[0] != b:
+            raise ValueError(f"attribute batch has {t.shape[0]} rows, embeddings {b}")
+        for s in range(0, b, self.batch_rows):
+            self._update_chunk(
+                z_batch[s : s + self.batch_rows], t[s : s + self.batch_rows], row_offset + s
+            )
+
+    def _update_chunk(self, z, t: np.ndarray, row_offset: int) -> None:
+        rows = np.arange(row_offset, row_offset + int(z.shape[0]), dtype=np.int64)
+        is_eval = split_is_eval(rows, self.seed, self.p_eval)
+        z = to_tensor(z, torch.float32, self.device)
+        if not bool(torch.isfinite(z).all()):
+            raise ValueError("embedding batch contains NaN or infinite values")
+        x = (z - self._mean) * self._scale
+        y = self._design(t)
+        if not bool(torch.isfinite(y).all()):
+            raise ValueError("attribute batch contains NaN or infinite values")
+        fi = torch.as_tensor(np.flatnonzero(~is_eval), device=self.device)
+        self.fit_moments.update(x[fi], y[fi])
+        ev = np.flatnonzero(is_eval)
+        if len(ev):
+            ei = torch.as_tensor(ev, device=self.device)
+            self._eval_rows.append(rows[ev])
+            self._eval_x.append(x[ei].clone())
+            self._eval_y.append(y[ei].clone())
+
+    def merge(self, other: LinearAccumulator) -> LinearAccumulator:
+        """Add ``other``'s rows (same construction arguments, disjoint rows); returns self."""
+        if other.dim != self.dim or other.n_total != self.n_total or other.p_eval != self.p_eval:
+            raise ValueError("can only merge accumulators built with the same arguments")
+        self.fit_moments.merge(other.fit_moments)
+        self._eval_rows.extend(other._eval_rows)
+        self._eval_x.extend(x.to(self.device) for x in other._eval_x)
+        self._eval_y.extend(y.to(self.device) for y in other._eval_y)
+        return self
+
+    @property
+    def n_eval(self) -> int:
+        return int(sum(len(r) for r in self._eval_rows))
+
+    def result(self) -> LinearResult:
+        if self.fit_moments.n < MIN_SPLIT_ROWS or self.n_eval < MIN_SPLIT_ROWS:
+            raise ValueError(
+                f"too few rows for a held-out estimate (fit {self.fit_moments.n}, "
+                f"eval {self.n_eval})"
+            )
+        cxx, cyy, cxy = self.fit_moments.covariances()
+        d_live = max(int((~self.standardizer.dead).sum()), 1)
+        rx = self.ridge * torch.diagonal(cxx).sum() / d_live
+        ry = self.ridge * torch.diagonal(cyy).sum() / self.q
+        sol = cca_from_cov(cxx, cyy, cxy, shift_x=rx, shift_y=ry)
+        rows = np.concatenate(self._eval_rows)
+        order = torch.as_tensor(np.argsort(rows, kind="stable"), device=self.device)
+        x = torch.cat(self._eval_x)[order]
+        y = torch.cat(self._eval_y)[order]
+        p = torch.cat(
+            [
+                x[s : s + self.batch_rows].to(torch.float64) @ sol.w
+                for s in range(0, x.shape[0], self.batch_rows)
+            ]
+        )
+        q = y.to(torch.float64) @ sol.v
+        ho = heldout_evaluation(
+            p, q, permutations=self.permutations, bootstrap=self.bootstrap, seed=self.seed
+        )
+        return LinearResult(
+            value=ho.value,
+            p_value=ho.p_value,
+            null_mean=ho.null_mean,
+            null_q95=ho.null_q95,
+            ci=ho.ci,
+            ci_method=ho.ci_method,
+            n_fit=self.fit_moments.n,
+            n_eval=self.n_eval,
+            in_sample=float(sol.corr),
+            corr=ho.corr,
+            ridge=self.ridge,
+            permutations=self.permutations,
+            bootstrap=self.bootstrap,
+            device=str(self.device),
+            w=sol.w.cpu().numpy(),
+            v=sol.v.cpu().numpy(),
+        )
+
+
+def linear_dependence(
+    Z: np.ndarray,
+    attr: Attribute,
+    *,
+    fit_fraction: float = 0.5,
+    ridge: float = 1e-3,
+    seed: int = 0,
+    permutations: int = 1000,
+    bootstrap: int = 500,
+    device: str | torch.device = "auto",
+    standardizer: Standardizer | None = None,
+    max_eval_rows: int | None = -1,
+    batch_rows: int = 65536,
+) -> LinearResult:
+    """Held-out linear leakage of in-memory data (fed in chunks through
+    :class:`LinearAccumulator`). ``max_eval_rows=-1``: the default cap (module docstring)."""
+    Z = np.asarray(Z) if not isinstance(Z, torch.Tensor) else Z
+    if Z.ndim != 2:
+        raise ValueError("embeddings must be a 2-D array (n, d)")
+    n, d = Z.shape
+    if len(attr) != n:
+        raise ValueError(f"attribute has {len(attr)} rows, embeddings {n}")
+    idx = sample_rows(n, DEFAULT_SAMPLE_ROWS, seed)
+    if standardizer is None:
+        standardizer = Standardizer.fit(np.asarray(Z[idx]), seed=seed)
+    acc = LinearAccumulator(
+        d,
+        attr.take(idx),
+        standardizer,
+        n,
+        fit_fraction=fit_fraction,
+        ridge=ridge,
+        seed=seed,
+        permutations=permutations,
+        bootstrap=bootstrap,
+        device=device,
+        max_eval_rows=max_eval_rows,
+        batch_rows=batch_rows,
+    )
+    for s in range(0, n, batch_rows):
+        acc.update(Z[s : s + batch_rows], attr.values[s : s + batch_rows], s)
+    return acc.result()

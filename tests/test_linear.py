@@ -1,0 +1,87 @@
+"""Linear leakage: Gaussian ground truth, erasure, kinds, streaming, calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from infomin_cli.attributes import Attribute
+from infomin_cli.linear import LinearAccumulator, linear_dependence
+from infomin_cli.standardize import Standardizer
+
+KW = {"permutations": 199, "bootstrap": 100, "device": "cpu"}
+
+
+def _gaussian(rho, n=20_000, d=16, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, d)) @ rng.standard_normal((d, d))
+    s = z @ rng.standard_normal(d)
+    s = (s - s.mean()) / s.std()
+    t = rho * s + np.sqrt(1 - rho**2) * rng.standard_normal(n)
+    return z, t
+
+
+@pytest.mark.parametrize("rho", [0.2, 0.6, -0.8])
+def test_gaussian_canonical_correlation(rho):
+    z, t = _gaussian(rho, seed=int(10 * abs(rho)))
+    r = linear_dependence(z, Attribute.continuous("t", t), **KW)
+    assert r.value == pytest.approx(abs(rho), abs=0.03)
+    assert r.ci[0] <= r.value <= r.ci[1] and r.ci[1] - r.ci[0] < 0.06
+    assert r.p_value < 0.01 and r.ci_method == "bootstrap-eval-rows"
+    assert r.n_fit + r.n_eval == len(t)
+
+
+def test_exact_linear_eraser_gives_zero():
+    z, t = _gaussian(0.6, seed=1)
+    zc, tc = z - z.mean(0), t - t.mean()
+    c = zc.T @ tc  # cross-covariance direction
+    u = np.linalg.solve(zc.T @ zc, c)
+    erased = zc - np.outer(zc @ u, c) / (c @ u)  # oblique projection: no covariance with t
+    assert np.abs(erased.T @ tc).max() < 1e-6 * np.abs(c).max()
+    r = linear_dependence(erased, Attribute.continuous("t", t), **KW)
+    assert r.value < 0.03 and r.p_value > 0.01
+
+
+def test_categorical_and_multidim():
+    rng = np.random.default_rng(2)
+    n = 3000
+    labels = rng.integers(0, 4, n)
+    z = rng.standard_normal((n, 10))
+    z[:, 3] += np.array([0.0, 0.5, -0.5, 0.25])[labels]
+    r = linear_dependence(z, Attribute.categorical("c", labels), **KW)
+    assert r.p_value < 0.01 and r.value > 0.15 and r.v.shape == (3,)
+    t = np.stack([z[:, 0] + rng.standard_normal(n), rng.standard_normal(n)], 1)
+    r = linear_dependence(z, Attribute.continuous("t", t), **KW)
+    assert r.value == pytest.approx(1 / np.sqrt(2), abs=0.05)
+    # a nonlinear-only relation is invisible to the linear measure
+    r = linear_dependence(z, Attribute.continuous("t", z[:, 0] ** 2), **KW)
+    assert r.value < 0.1
+
+
+def test_streaming_equals_in_memory():
+    z, t = _gaussian(0.4, n=3000, d=12, seed=3)
+    attr = Attribute.continuous("t", t)
+    ref = linear_dependence(z, attr, **KW)
+    small = linear_dependence(z, attr, batch_rows=97, **KW)
+    assert small.value == pytest.approx(ref.value, abs=1e-6) and small.p_value == ref.p_value
+    st = Standardizer.fit(z)
+    accs = [LinearAccumulator(12, attr, st, 3000, seed=0, **KW) for _ in range(2)]
+    accs[1].update(z[1700:], t[1700:], 1700)
+    accs[0].update(z[:1700], t[:1700], 0)
+    merged = accs[1].merge(accs[0]).result()
+    assert merged.value == pytest.approx(ref.value, abs=1e-6)
+    assert merged.ci == pytest.approx(ref.ci, abs=1e-6) and merged.p_value == ref.p_value
+
+
+def test_pvalues_uniform_under_independence():
+    runs, n = 150, 300
+    pvals = []
+    for s in range(runs):
+        rng = np.random.default_rng(500 + s)
+        z = rng.standard_normal((n, 5))
+        attr = Attribute.categorical("c", rng.integers(0, 3, n))
+        pvals.append(linear_dependence(z, attr, seed=s, permutations=99, bootstrap=0).p_value)
+    pvals = np.array(pvals)
+    assert scipy.stats.kstest(pvals, "uniform").pvalue > 0.01
+    assert scipy.stats.binomtest(int((pvals <= 0.05).sum()), runs, 0.05).pvalue > 0.01
