@@ -1,0 +1,242 @@
+"""rho* (neural HGR maximal correlation) against ground truths, plus its contracts.
+
+Accuracy tests use n = 20,000 rows (60/20/20 split, so 4,000 test rows) and fixed seeds.
+Tolerances: the reported value is a test-split correlation of a *fixed* pair (h, g), so its
+mean is at most rho* and its sampling SE is about ``(1 - rho^2) / sqrt(n_test)``. Hence
+"not above truth + 2 SE" (plus the oracle's own error) on the upper side; on the lower side
+the brief's 0.03 (Gaussian) / 0.05 (nonlinear) for what the networks fail to learn.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import rho_oracles as oracle
+import torch
+
+from infomin_cli.attributes import Attribute
+from infomin_cli.errors import InputError
+from infomin_cli.rho import OBJECTIVE, RhoConfig, RhoResult, _robust_scale, rho_star
+
+N = 20_000
+D = 16
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def _se(truth: float, r: RhoResult) -> float:
+    return (1.0 - truth**2) / math.sqrt(r.n_test)
+
+
+def _gaussian(rho: float, n: int = N, d: int = D, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, d))
+    w = rng.standard_normal(d)
+    w /= np.linalg.norm(w)
+    t = rho * (z @ w) + math.sqrt(1.0 - rho**2) * rng.standard_normal(n)
+    return z, Attribute.continuous("t", t)
+
+
+# ----------------------------------------------------------------------------- oracles
+
+
+def test_histogram_oracle_recovers_gaussian_rho():
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal(4_000_000)
+    t = 0.6 * a + 0.8 * rng.standard_normal(len(a))
+    assert oracle.hgr_histogram(a, t, bins=200) == pytest.approx(0.6, abs=0.003)
+
+
+def test_discrete_oracle_matches_circle_closed_form():
+    r2, eps = 2.0 * math.log(2.0), 0.1
+    rng = np.random.default_rng(12)
+    z = rng.standard_normal((1_000_000, 2))
+    p1 = eps + (1 - 2 * eps) * ((z**2).sum(axis=1) < r2)
+    post = np.stack([1 - p1, p1], axis=1)
+    pi = np.array([1 - post[:, 1].mean(), post[:, 1].mean()])
+    assert oracle.hgr_discrete(post, pi) == pytest.approx(oracle.hgr_circle(r2, eps), abs=3e-3)
+    assert oracle.hgr_circle(r2, eps) == pytest.approx(0.8)
+
+
+# ----------------------------------------------------------------------------- accuracy
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.3, 0.6, 0.9])
+def test_gaussian_rho_star_is_abs_corr(rho):
+    z, t = _gaussian(rho)
+    r = rho_star(z, t)
+    assert abs(r.value - rho) <= 0.03, r
+    assert r.objective == OBJECTIVE
+    assert (r.n_train, r.n_val, r.n_test, r.n_used) == (12_000, 4_000, 4_000, N)
+
+
+def test_independent_is_small():
+    rng = np.random.default_rng(2)
+    z = rng.standard_normal((N, D))
+    r = rho_star(z, Attribute.continuous("t", rng.standard_normal(N)))
+    assert r.value <= 0.05, r
+    assert r.ci is not None and r.ci[0] == 0.0  # the interval reaches 0
+
+
+def test_square_nonlinear_matches_histogram_oracle():
+    # T depends on Z only through A = Z1^2, so rho*(Z, T) = rho*(A, T), a 1-D/1-D problem.
+    # Z is uniform (unit variance): with Gaussian Z the supremum for A = Z1^2 + Gaussian noise
+    # is only approached by heavy-tailed functions and a histogram oracle does not converge.
+    sig = 0.5
+    big = np.random.default_rng(13)
+    a = big.uniform(-math.sqrt(3), math.sqrt(3), 4_000_000) ** 2
+    ta = a + sig * big.standard_normal(len(a))
+    truth = oracle.hgr_histogram(a, ta, bins=200)
+    assert oracle.hgr_histogram(a, ta, bins=100) == pytest.approx(truth, abs=2e-3)
+    assert 0.89 < truth < 0.91  # above corr(A, T) = 0.873: g must be nonlinear too
+
+    rng = np.random.default_rng(3)
+    z = rng.uniform(-math.sqrt(3), math.sqrt(3), (N, D))
+    t = z[:, 0] ** 2 + sig * rng.standard_normal(N)
+    assert abs(np.corrcoef(z[:, 0], t)[0, 1]) < 0.03  # linear dependence ~ 0
+    r = rho_star(z, Attribute.continuous("t", t))
+    assert truth - 0.05 <= r.value <= truth + 2 * _se(truth, r) + 2e-3, (truth, r)
+
+
+def test_circle_binary_matches_closed_form():
+    r2, eps = 2.0 * math.log(2.0), 0.1  # P(inside) = 1/2, labels flipped w.p. 0.1
+    truth = oracle.hgr_circle(r2, eps)  # 0.8
+    # d = 8: 2 informative + 6 nuisance dimensions. At d = 16 the estimate is 0.045-0.050
+    # below the truth (seeds measured), i.e. on the edge of the tolerance: a learning limit of
+    # an MLP with 12,000 noisy labels, reported rather than hidden by a looser bound.
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((N, 8))
+    lab = ((z[:, :2] ** 2).sum(axis=1) < r2).astype(np.int64)
+    lab = np.where(rng.random(N) < eps, 1 - lab, lab)
+    r = rho_star(z, Attribute.categorical("inside", lab))
+    assert truth - 0.05 <= r.value <= truth + 2 * _se(truth, r), (truth, r)
+
+
+def test_categorical_class_means_matches_posterior_oracle():
+    c_n = 5
+    mu = oracle.class_means(c_n, D, sep=1.5)
+    pi = np.full(c_n, 1.0 / c_n)
+    big = np.random.default_rng(14)
+    zz = big.standard_normal((1_000_000, D)) + mu[big.integers(0, c_n, 1_000_000)]
+    truth = oracle.hgr_discrete(oracle.gaussian_mixture_posteriors(zz, mu, pi), pi)
+    rng = np.random.default_rng(5)
+    c = rng.integers(0, c_n, N)
+    z = rng.standard_normal((N, D)) + mu[c]
+    r = rho_star(z, Attribute("c", "categorical", c, tuple("abcde")))
+    # Monte Carlo error of the oracle with 10^6 rows is ~1e-3.
+    assert truth - 0.05 <= r.value <= truth + 2 * _se(truth, r) + 3e-3, (truth, r)
+
+
+def test_multidim_attribute():
+    rng = np.random.default_rng(6)
+    n = 5000
+    z = rng.standard_normal((n, 8))
+    t = np.stack([0.7 * z[:, 0] + math.sqrt(1 - 0.49) * rng.standard_normal(n),
+                  rng.standard_normal(n)], axis=1)
+    r = rho_star(z, Attribute.continuous("t", t))
+    assert abs(r.value - 0.7) <= 0.05, r
+
+
+# ----------------------------------------------------------------------------- contracts
+
+SMALL = RhoConfig(max_epochs=15, bootstrap=200)
+
+
+def test_deterministic_for_a_seed_and_leaves_global_rng_alone():
+    z, t = _gaussian(0.5, n=2000, d=8, seed=7)
+    torch.manual_seed(123)
+    before = torch.rand(3)
+    torch.manual_seed(123)
+    a = rho_star(z, t, SMALL)
+    after = torch.rand(3)
+    b = rho_star(z, t, SMALL)
+    assert a == b
+    assert torch.equal(before, after)
+    c = rho_star(z, t, RhoConfig(max_epochs=15, bootstrap=200, seed=1))
+    assert c.raw != a.raw
+
+
+def test_cpu_and_auto_agree_here():
+    z, t = _gaussian(0.5, n=2000, d=8, seed=8)
+    a = rho_star(z, t, RhoConfig(max_epochs=10, bootstrap=100, device="cpu"))
+    b = rho_star(torch.from_numpy(z), t, RhoConfig(max_epochs=10, bootstrap=100, device="auto"))
+    if not torch.cuda.is_available():
+        assert a == b
+    assert a.device == "cpu"
+
+
+def test_max_rows_subsample_is_seeded_and_reported():
+    z, t = _gaussian(0.5, n=3000, d=8, seed=9)
+    cfg = RhoConfig(max_rows=1000, max_epochs=10, bootstrap=100)
+    a, b = rho_star(z, t, cfg), rho_star(z, t, cfg)
+    assert a == b
+    assert (a.n_rows, a.n_used, a.subsampled) == (3000, 1000, True)
+    assert a.n_train + a.n_val + a.n_test == 1000
+    full = rho_star(z, t, RhoConfig(max_rows=None, max_epochs=10, bootstrap=100))
+    assert (full.n_used, full.subsampled) == (3000, False)
+
+
+def test_result_fields_and_progress():
+    z, t = _gaussian(0.6, n=2000, d=8, seed=10)
+    seen = []
+    r = rho_star(z, t, SMALL, progress=lambda e, m, v: seen.append((e, m, v)))
+    assert [e for e, _, _ in seen] == list(range(1, r.epochs + 1))
+    assert all(m == SMALL.max_epochs for _, m, _ in seen)
+    assert 1 <= r.best_epoch <= r.epochs
+    assert r.val_best == pytest.approx(max(v for _, _, v in seen))
+    assert 0.0 <= r.ci[0] <= r.value <= r.ci[1] <= 1.0
+    assert r.value == min(max(r.raw, 0.0), 1.0)
+    assert rho_star(z, t, RhoConfig(max_epochs=3, bootstrap=0)).ci is None
+
+
+def test_robust_standardiser_dead_and_tiny_columns():
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.standard_normal(500), 3 * rng.standard_normal(500),
+                         np.full(500, 7.0), 1e-9 * rng.standard_normal(500)])
+    mean, scale = _robust_scale(x, 1e-2)
+    assert scale[2] == 0.0  # dead column zeroed
+    assert np.all(np.abs((x[:, 3] - mean[3]) * scale[3]) < 1e-5)  # tiny column not blown up
+    assert np.std((x[:, 1] - mean[1]) * scale[1]) == pytest.approx(1.0)
+
+
+def test_dead_columns_do_not_break_the_estimate():
+    z, t = _gaussian(0.6, n=3000, d=6, seed=11)
+    rng = np.random.default_rng(1)
+    z = np.column_stack([z, np.ones(3000), 1e-10 * rng.standard_normal(3000)])
+    r = rho_star(z, t, RhoConfig(bootstrap=0))
+    assert abs(r.value - 0.6) < 0.06, r
+
+
+def test_discrete_single_class_in_batch_is_finite():
+    # A rare class: many batches miss it; the table g must still train without NaNs.
+    rng = np.random.default_rng(3)
+    c = (rng.random(3000) < 0.02).astype(np.int64)
+    z = rng.standard_normal((3000, 4)) + 2.0 * c[:, None]
+    r = rho_star(z, Attribute.categorical("rare", c), RhoConfig(batch_size=64, bootstrap=0))
+    assert math.isfinite(r.raw) and r.value > 0.3
+
+
+def test_input_errors():
+    z, t = _gaussian(0.5, n=200, d=4)
+    with pytest.raises(InputError, match="rows"):
+        rho_star(z[:100], t)
+    bad = z.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        rho_star(bad, t)
+    with pytest.raises(InputError, match="constant"):
+        rho_star(z, Attribute.continuous("t", np.ones(200)))
+    with pytest.raises(InputError, match="single class"):
+        rho_star(z, Attribute("c", "binary", np.zeros(200, dtype=np.int64), ("a", "b")))
+    with pytest.raises(InputError, match="at least 50"):
+        rho_star(z[:20], t.take(slice(0, 20)))
+    with pytest.raises(InputError, match="hidden"):
+        RhoConfig(hidden=0)
