@@ -63,9 +63,9 @@ def judge(sliced: SlicedResult | None, linear: LinearResult | None, rho: RhoResu
           thresholds: Thresholds) -> tuple[str, tuple[str, ...]]:
     """``("fail", reasons)`` when a threshold is crossed, else ``("pass", ())``."""
     reasons: list[str] = []
-    if sliced is not None and thresholds.alpha > 0 and sliced.p_value is not None:
-        if sliced.p_value < thresholds.alpha:
-            reasons.append(f"SI p={sliced.p_value:.3g} < alpha {thresholds.alpha:g}")
+    if (sliced is not None and thresholds.alpha > 0 and sliced.p_value is not None
+            and sliced.p_value < thresholds.alpha):
+        reasons.append(f"SI p={sliced.p_value:.2g} < alpha {thresholds.alpha:g}")
     values = {"sliced": sliced, "linear": linear, "rho": rho}
     label = {"sliced": "SI", "linear": "linear", "rho": "rho*"}
     for name, limit in thresholds.fail_above.items():

@@ -23,7 +23,10 @@ def _p(p: Any) -> str:
 
 
 def render_audit(report: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # piped or captured: do not squeeze to 80 columns
+            console = Console(width=120)
     inp = report["input"]
     subs = inp.get("subsampled_rows")
     rows = f"{report['n_rows']:,}" + (f" (subsampled to {subs:,})" if subs else "")
@@ -39,7 +42,8 @@ def render_audit(report: dict[str, Any], console: Console | None = None) -> None
         table.add_column("null 95%", justify="right")
         table.add_column("p", justify="right")
     if "rho" in est:
-        table.add_column("ρ* [95% CI]", justify="right")
+        table.add_column("ρ*", justify="right")
+        table.add_column("95% CI", justify="right")
     table.add_column("verdict")
     for name, a in report["attributes"].items():
         kind = a["kind"] + (f" ({a['n_classes']})" if a.get("n_classes") else "")
@@ -51,7 +55,7 @@ def render_audit(report: dict[str, Any], console: Console | None = None) -> None
             row += [_num(s.get("value")), _num(s.get("null_q95")), _p(s.get("p_value"))]
         if "rho" in est:
             r = a.get("rho_star", {})
-            row.append(_num(r.get("value")) + _ci(r.get("ci")))
+            row += [_num(r.get("value")), _ci(r.get("ci")).strip()]
         verdict = a["verdict"]
         style = "bold red" if verdict == "fail" else "green"
         row.append(f"[{style}]{verdict}[/]")

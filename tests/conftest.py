@@ -9,6 +9,11 @@ import pyarrow as pa
 import pyarrow.csv
 import pyarrow.parquet as pq
 import pytest
+import torch
+
+# Tests are small: one intra-op thread avoids oversubscription (spinning OpenMP threads) when
+# the machine is shared, and keeps timings stable. Results do not depend on it.
+torch.set_num_threads(1)
 
 N_ROWS = 60
 DIM = 6
