@@ -98,13 +98,21 @@ def _streamed(source, attrs: dict[str, Attribute], config: AuditConfig,
                 ridge=config.linear_ridge, seed=seed, permutations=scfg.permutations,
                 bootstrap=scfg.bootstrap, device=config.device,
             )
+    # Attributes share the Z side: project each batch once for every sliced accumulator
+    # built on the same slices (all of them here: same seed, dimension and standardiser).
+    lead = next(iter(sliced_acc.values()), None)
     offset = 0
     for batch in source.iter_embeddings(scfg.batch_rows):
         stop = offset + len(batch)
+        u = lead.project(batch) if lead is not None else None
         for name, attr in attrs.items():
             t = attr.values[offset:stop]
             if name in sliced_acc:
-                sliced_acc[name].update(batch, t, offset)
+                acc = sliced_acc[name]
+                if acc.same_projection(lead):
+                    acc.update_projected(u, t, offset)
+                else:
+                    acc.update(batch, t, offset)
             if name in linear_acc:
                 linear_acc[name].update(batch, t, offset)
         offset = stop

@@ -343,14 +343,46 @@ class SlicedAccumulator:
             self._update_chunk(z_batch[s : s + step], t[s : s + step], row_offset + s)
         self.rows_seen += b
 
-    def _update_chunk(self, z, t: np.ndarray, row_offset: int) -> None:
-        b = int(z.shape[0])
-        rows = np.arange(row_offset, row_offset + b, dtype=np.int64)
-        is_eval = split_is_eval(rows, self.config.seed, self.p_eval)
+    def project(self, z: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Scaled slice projections ``u`` (b, S) of raw embedding rows, float32."""
         z = to_tensor(z, torch.float32, self.device)
         if not bool(torch.isfinite(z).all()):
             raise ValueError("embedding batch contains NaN or infinite values")
-        u = ((z - self._mean) * self._scale) @ self._theta  # (b, S) float32
+        return ((z - self._mean) * self._scale) @ self._theta
+
+    def same_projection(self, other: SlicedAccumulator) -> bool:
+        """True when ``other.project`` gives the same ``u`` (so one projection can feed both)."""
+        return (
+            other.dim == self.dim
+            and other.standardizer is self.standardizer
+            and other.device == self.device
+            and np.array_equal(other.theta, self.theta)
+            and np.array_equal(other.z_scale, self.z_scale)
+        )
+
+    def update_projected(
+        self, u: torch.Tensor, attr_batch_values: np.ndarray, row_offset: int
+    ) -> None:
+        """Like :meth:`update`, with ``u = self.project(z_batch)`` computed by the caller
+        (e.g. once for several attributes that share the slices)."""
+        b = int(u.shape[0])
+        if b == 0:
+            return
+        if u.ndim != 2 or u.shape[1] != self.config.slices:
+            raise ValueError(f"projections must be (b, {self.config.slices})")
+        if row_offset < 0 or row_offset + b > self.n_total:
+            raise ValueError(f"rows {row_offset}..{row_offset + b} outside [0, {self.n_total})")
+        t = self._check_t(attr_batch_values, b)
+        self._add_projected(u, t, row_offset)
+        self.rows_seen += b
+
+    def _update_chunk(self, z, t: np.ndarray, row_offset: int) -> None:
+        self._add_projected(self.project(z), t, row_offset)
+
+    def _add_projected(self, u: torch.Tensor, t: np.ndarray, row_offset: int) -> None:
+        b = int(u.shape[0])
+        rows = np.arange(row_offset, row_offset + b, dtype=np.int64)
+        is_eval = split_is_eval(rows, self.config.seed, self.p_eval)
         fit_idx = np.flatnonzero(~is_eval)
         if len(fit_idx):
             fi = torch.as_tensor(fit_idx, device=self.device)
