@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -13,13 +14,13 @@ def _num(x: Any, fmt: str = ".3f") -> str:
 
 
 def _ci(ci: Any) -> str:
-    return "" if not ci else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
+    return "—" if not ci else f"{ci[0]:.2f}–{ci[1]:.2f}"
 
 
 def _p(p: Any) -> str:
     if p is None:
         return "—"
-    return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
+    return f"{p:.3f}" if p >= 0.001 else "<0.001"
 
 
 def render_audit(report: dict[str, Any], console: Console | None = None) -> None:
@@ -32,21 +33,21 @@ def render_audit(report: dict[str, Any], console: Console | None = None) -> None
     rows = f"{report['n_rows']:,}" + (f" (subsampled to {subs:,})" if subs else "")
     console.print(f"[bold]{inp['path']}[/]  rows {rows}  dim {report['dim']}  seed {report['seed']}")
     est = report["estimators"]
-    table = Table(show_lines=False)
-    table.add_column("attribute")
-    table.add_column("kind")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("attribute", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
     if "linear" in est:
-        table.add_column("linear", justify="right")
+        table.add_column("linear", justify="right", no_wrap=True)
     if "sliced" in est:
-        table.add_column("SI", justify="right")
-        table.add_column("null 95%", justify="right")
-        table.add_column("p", justify="right")
+        table.add_column("SI", justify="right", no_wrap=True)
+        table.add_column("null95", justify="right", no_wrap=True)
+        table.add_column("p", justify="right", no_wrap=True)
     if "rho" in est:
-        table.add_column("ρ*", justify="right")
-        table.add_column("95% CI", justify="right")
-    table.add_column("verdict")
+        table.add_column("ρ*", justify="right", no_wrap=True)
+        table.add_column("95% CI", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
     for name, a in report["attributes"].items():
-        kind = a["kind"] + (f" ({a['n_classes']})" if a.get("n_classes") else "")
+        kind = f"{a['n_classes']} classes" if a["kind"] == "categorical" else a["kind"]
         row = [name, kind]
         if "linear" in est:
             row.append(_num(a.get("linear", {}).get("value")))
@@ -55,7 +56,7 @@ def render_audit(report: dict[str, Any], console: Console | None = None) -> None
             row += [_num(s.get("value")), _num(s.get("null_q95")), _p(s.get("p_value"))]
         if "rho" in est:
             r = a.get("rho_star", {})
-            row += [_num(r.get("value")), _ci(r.get("ci")).strip()]
+            row += [_num(r.get("value")), _ci(r.get("ci"))]
         verdict = a["verdict"]
         style = "bold red" if verdict == "fail" else "green"
         row.append(f"[{style}]{verdict}[/]")
