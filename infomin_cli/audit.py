@@ -61,11 +61,22 @@ class AuditResult:
 
 def judge(sliced: SlicedResult | None, linear: LinearResult | None, rho: RhoResult | None,
           thresholds: Thresholds) -> tuple[str, tuple[str, ...]]:
-    """``("fail", reasons)`` when a threshold is crossed, else ``("pass", ())``."""
+    """``("fail", reasons)`` when a threshold is crossed, else ``("pass", ())``.
+
+    Significance: every permutation test that ran (SI, and linear when selected) is held to
+    ``alpha / m`` for ``m`` tests (Bonferroni), so the chance that an independent attribute
+    fails stays at most ``alpha``. Linear leaks are the most common kind and the full-rank
+    linear test is the more powerful one for them; SI covers the nonlinear rest.
+    """
     reasons: list[str] = []
-    if (sliced is not None and thresholds.alpha > 0 and sliced.p_value is not None
-            and sliced.p_value < thresholds.alpha):
-        reasons.append(f"SI p={sliced.p_value:.2g} < alpha {thresholds.alpha:g}")
+    tests = [(label, res.p_value) for label, res in (("SI", sliced), ("linear", linear))
+             if res is not None and res.p_value is not None]
+    if thresholds.alpha > 0 and tests:
+        level = thresholds.alpha / len(tests)
+        for label, p in tests:
+            if p < level:
+                bound = f"alpha {thresholds.alpha:g}" + (f"/{len(tests)}" if len(tests) > 1 else "")
+                reasons.append(f"{label} p={p:.2g} < {bound}")
     values = {"sliced": sliced, "linear": linear, "rho": rho}
     label = {"sliced": "SI", "linear": "linear", "rho": "rho*"}
     for name, limit in thresholds.fail_above.items():

@@ -67,8 +67,11 @@ def render_audit(report: dict[str, Any], console: Console | None = None) -> None
             console.print(f"  [red]✗[/] {name}: {reason}")
     th = report["thresholds"]
     rules = []
-    if "sliced" in est and th["alpha"] > 0:
-        rules.append(f"fail when SI p < {th['alpha']:g}")
+    tests = [t for t in ("sliced", "linear") if t in est]
+    if tests and th["alpha"] > 0:
+        names = " or ".join({"sliced": "SI", "linear": "linear"}[t] + " p" for t in tests)
+        split = f"/{len(tests)}" if len(tests) > 1 else ""
+        rules.append(f"fail when {names} < {th['alpha']:g}{split}")
     rules += [f"fail when {k} > {v:g}" for k, v in th["fail_above"].items()]
     agg = next((a["sliced"]["aggregation"] for a in report["attributes"].values() if "sliced" in a),
                None)

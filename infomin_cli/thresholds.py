@@ -1,6 +1,7 @@
 """CI thresholds: when does an attribute fail an audit?
 
-``alpha`` applies to the sliced-dependence p-value (fail when ``p < alpha``; 0 disables it).
+``alpha`` applies to the permutation p-values: SI, and linear when it runs, each held to
+``alpha / m`` for the ``m`` tests run (Bonferroni; 0 disables it).
 ``fail_above`` maps an estimator (``sliced``, ``linear``, ``rho``) to a value above which the
 attribute fails. ``--fail-above 0.1`` means ``sliced=0.1``.
 """

@@ -202,3 +202,22 @@ def test_readme_quick_start_matches_ci():
     assert os.access(root / ".ci" / "run", os.X_OK)
     main_cmd = next(b for b in blocks if "infomin audit" in b)
     assert "sample_data/" in main_cmd
+
+
+def test_judge_bonferroni_over_tests_that_ran():
+    from types import SimpleNamespace as NS
+
+    from infomin_cli.audit import judge
+    from infomin_cli.thresholds import Thresholds
+
+    th = Thresholds(alpha=0.01)
+    si, lin = NS(p_value=0.008, value=0.1), NS(p_value=0.2, value=0.0)
+    assert judge(si, None, None, th)[0] == "fail"  # one test: 0.008 < 0.01
+    verdict, reasons = judge(si, lin, None, th)  # two tests: 0.008 >= 0.005
+    assert verdict == "pass" and reasons == ()
+    verdict, reasons = judge(si, NS(p_value=0.001, value=0.3), None, th)
+    assert verdict == "fail" and reasons == ("linear p=0.001 < alpha 0.01/2",)
+    assert judge(si, lin, None, Thresholds(alpha=0.0))[0] == "pass"
+    rho = NS(value=0.3)
+    assert judge(None, None, rho, Thresholds(alpha=0.01, fail_above={"rho": 0.2}))[1] == (
+        "rho* 0.300 > 0.2",)

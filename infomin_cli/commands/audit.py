@@ -84,7 +84,8 @@ def audit(
     device: Annotated[str, typer.Option(
         "--device", help="auto (CUDA when present), cpu or cuda.")] = "auto",
     alpha: Annotated[float, typer.Option(
-        "--alpha", help="Fail an attribute when the SI p-value is below this (0: off).")] = 0.01,
+        "--alpha", help="Fail an attribute when a permutation p-value (SI, linear) is below "
+        "alpha/m for m tests run (0: off).")] = 0.01,
     fail_above: Annotated[list[str] | None, typer.Option(
         "--fail-above", metavar="[EST=]X",
         help="Fail when an estimate exceeds X: '0.1' (SI) or 'rho=0.2', 'linear=0.1'; "
