@@ -32,6 +32,11 @@ def render_audit(report: dict[str, Any], console: Console | None = None) -> None
     subs = inp.get("subsampled_rows")
     rows = f"{report['n_rows']:,}" + (f" (subsampled to {subs:,})" if subs else "")
     console.print(f"[bold]{inp['path']}[/]  rows {rows}  dim {report['dim']}  seed {report['seed']}")
+    dropped = {k: v for k, v in (inp.get("dropped_missing") or {}).items() if v}
+    if dropped:
+        total = inp.get("n_rows_read", 0) - report["n_rows"]
+        detail = ", ".join(f"{k}: {v:,}" for k, v in dropped.items())
+        console.print(f"[yellow]dropped {total:,} rows with a missing attribute value ({detail})[/]")
     est = report["estimators"]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("attribute", no_wrap=True)

@@ -221,3 +221,18 @@ def test_judge_bonferroni_over_tests_that_ran():
     rho = NS(value=0.3)
     assert judge(None, None, rho, Thresholds(alpha=0.01, fail_above={"rho": 0.2}))[1] == (
         "rho* 0.300 > 0.2",)
+
+
+def test_missing_values_dropped_and_reported(invoke, tmp_path):
+    rng = np.random.default_rng(11)
+    z = rng.normal(size=(400, 4)).astype(np.float32)
+    g = np.where(z[:, 0] > 0, "a", "b").astype(object)
+    g[:7] = None
+    path = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"embedding": list_array(z), "g": pa.array(g, pa.string())}), path)
+    r = invoke("audit", path, "--attr", "g", *FAST)
+    assert "dropped 7 rows" in r.stdout
+    rep = json.loads(invoke("audit", path, "--attr", "g", *FAST, "--format", "json").stdout)
+    assert rep["n_rows"] == 393 and rep["input"]["dropped_missing"] == {"g": 7}
+    r = invoke("audit", path, "--attr", "g", *FAST, "--strict")
+    assert r.exit_code == 2 and "g" in r.stderr
