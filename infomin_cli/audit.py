@@ -133,14 +133,20 @@ def _streamed(source, attrs: dict[str, Attribute], config: AuditConfig,
             {k: a.result() for k, a in linear_acc.items()})
 
 
-class _Subsample:
-    """A seeded in-memory subsample of a source, with the same streaming interface."""
+class _InMemory:
+    """Embeddings already in memory (a subsample, or a small file read once), with the
+    streaming interface of a DatasetSource."""
 
-    def __init__(self, source, rows: int, seed: int) -> None:
+    def __init__(self, z: np.ndarray, attributes: dict[str, Attribute]) -> None:
+        self._z = z
+        self.n_rows, self.dim = int(z.shape[0]), int(z.shape[1])
+        self.attributes = attributes
+
+    @classmethod
+    def subsample(cls, source, rows: int, seed: int) -> _InMemory:
         idx = source.sample_indices(rows, seed)
-        self._z = source.sample(rows, seed)
-        self.n_rows, self.dim = int(self._z.shape[0]), source.dim
-        self.attributes = {k: a.take(idx) for k, a in source.attributes.items()}
+        attrs = {k: a.take(idx) for k, a in source.attributes.items()}
+        return cls(source.sample(rows, seed), attrs)
 
     def sample_indices(self, n: int, seed: int) -> np.ndarray:
         if n >= self.n_rows:
@@ -149,6 +155,8 @@ class _Subsample:
         return np.sort(rng.choice(self.n_rows, size=n, replace=False))
 
     def sample(self, n: int, seed: int, dtype=np.float32) -> np.ndarray:
+        if n >= self.n_rows:
+            return np.asarray(self._z, dtype=dtype)
         return np.asarray(self._z[self.sample_indices(n, seed)], dtype=dtype)
 
     def iter_embeddings(self, batch_rows: int, dtype=np.float32):
@@ -162,8 +170,11 @@ def run_audit(source, config: AuditConfig = AuditConfig(), thresholds: Threshold
     data = source
     subsampled = None
     if config.max_rows is not None and config.max_rows < source.n_rows:
-        data = _Subsample(source, config.max_rows, config.seed)
+        data = _InMemory.subsample(source, config.max_rows, config.seed)
         subsampled = data.n_rows
+    elif source.n_rows <= config.calibration_rows:
+        # The calibration sample would be the whole file: read it once, not twice.
+        data = _InMemory(source.embeddings(), source.attributes)
     attrs = data.attributes
     sliced, linear = _streamed(data, attrs, config, on_rows)
 

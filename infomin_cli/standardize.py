@@ -70,22 +70,32 @@ class Standardizer:
 
         ``keep_rows`` bounds :attr:`calibration` (default: ``min(n_s, 2**24 // d)``).
         """
-        x = np.asarray(sample, dtype=np.float64)
+        x = np.asarray(sample)
         if x.ndim == 1:
             x = x[:, None]
         if x.ndim != 2 or x.shape[0] < 2:
             raise ValueError("Standardizer.fit: need a 2-D sample with at least 2 rows")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("Standardizer.fit: the sample contains NaN or infinite values")
         n, d = x.shape
-        mean = x.mean(axis=0)
-        std = x.std(axis=0)
+        # Two passes over row chunks, accumulated in float64: no full float64 copy of x.
+        step = max(1, (1 << 22) // max(d, 1))
+        total = np.zeros(d)
+        for s in range(0, n, step):
+            c = np.asarray(x[s : s + step], dtype=np.float64)
+            if not np.all(np.isfinite(c)):
+                raise ValueError("Standardizer.fit: the sample contains NaN or infinite values")
+            total += c.sum(axis=0)
+        mean = total / n
+        sq = np.zeros(d)
+        for s in range(0, n, step):
+            c = np.asarray(x[s : s + step], dtype=np.float64) - mean
+            sq += np.einsum("ij,ij->j", c, c)
+        std = np.sqrt(sq / n)
         ref = np.maximum(np.median(std), np.abs(mean))
         dead = (std <= dead_tol * ref) | (std == 0)
         scale = np.where(dead, 0.0, 1.0 / np.where(dead, 1.0, std))
         m = min(n, keep_rows if keep_rows is not None else max(256, CALIBRATION_BUDGET // d))
         idx = sample_rows(n, m, seed)
-        calib = ((x[idx] - mean) * scale).astype(np.float32)
+        calib = ((np.asarray(x[idx], dtype=np.float64) - mean) * scale).astype(np.float32)
         return cls(mean, std, scale, dead, n, calib, dead_tol)
 
     @classmethod

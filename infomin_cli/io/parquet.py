@@ -186,7 +186,10 @@ class ParquetEmbeddings(ParquetTable):
         """``(first row, array)`` in file order; arrays have the on-disk dtype."""
         start = 0
         with reading(self.path):
-            for batch in self.dataset.to_batches(columns=self.columns, batch_size=batch_rows):
+            # Read-ahead of one batch and one file: pyarrow's defaults (16 batches, 4 files)
+            # hold several hundred MB of decoded embeddings per stream for no gain here.
+            for batch in self.dataset.to_batches(columns=self.columns, batch_size=batch_rows,
+                                                 batch_readahead=1, fragment_readahead=1):
                 if batch.num_rows == 0:
                     continue
                 rows = np.arange(start, start + batch.num_rows)
