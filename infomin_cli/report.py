@@ -48,7 +48,7 @@ def result_fields(result: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
         if f.name in skip or f.name.startswith("_"):
             continue
         v = getattr(result, f.name)
-        if is_dataclass(v) or (isinstance(v, np.ndarray) and v.size > 16):
+        if is_dataclass(v) or isinstance(v, np.ndarray):  # fitted weights stay in the library
             continue
         if hasattr(v, "shape") and not isinstance(v, np.ndarray):  # torch tensors
             continue
