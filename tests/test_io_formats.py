@@ -127,3 +127,13 @@ def test_dropped_rows_are_skipped_everywhere(write_parquet, emb, attr_columns):
     idx = src.sample_indices(9, seed=0)
     np.testing.assert_array_equal(src.sample(9, seed=0), emb[kept][idx])
     np.testing.assert_array_equal(src.attributes["score"].values, score[kept])
+
+
+def test_parquet_take_streams_any_order(write_parquet, emb):
+    """The Parquet backend's ``take`` (used by ``sample``) returns rows in the order asked."""
+    path = write_parquet("t.parquet", {"embedding": list_array(emb)}, row_group_size=7)
+    src = open_dataset(path, [])
+    rows = np.random.default_rng(0).permutation(len(emb))[:25]
+    got = src._backend.take(rows, batch_rows=5)
+    np.testing.assert_array_equal(got, emb[rows])
+    np.testing.assert_array_equal(src.sample(10, seed=3), emb[src.sample_indices(10, 3)])

@@ -196,14 +196,30 @@ class ParquetEmbeddings(ParquetTable):
                 yield start, self._to_numpy(batch, rows)
                 start += batch.num_rows
 
-    def take(self, rows: np.ndarray) -> np.ndarray:
-        """The embeddings of some rows (original row numbers)."""
-        with reading(self.path):
-            table = self.dataset.take(pa.array(rows, type=pa.int64()), columns=self.columns)
-        batch = table.combine_chunks().to_batches()
-        if not batch:
-            return np.empty((0, self.dim), dtype=self.dtype)
-        return self._to_numpy(batch[0], rows)
+    def take(self, rows: np.ndarray, batch_rows: int = 65536) -> np.ndarray:
+        """The embeddings of some rows (original row numbers), in the order given.
+
+        One streaming pass that keeps only the wanted rows, so memory is bounded by the
+        result plus a batch (``Dataset.take`` would materialise whole columns).
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        order = np.argsort(rows, kind="stable")
+        wanted = rows[order]
+        out = np.empty((len(rows), self.dim), dtype=self.dtype)
+        filled = 0
+        for start, arr in self.batches(batch_rows):
+            if filled == len(wanted):
+                break
+            stop = start + len(arr)
+            hi = int(np.searchsorted(wanted, stop, side="left"))
+            if hi > filled:
+                out[filled:hi] = arr[wanted[filled:hi] - start]
+                filled = hi
+        if filled != len(wanted):
+            raise InputError(f"{self.path}: {self.label}: rows past the end of the data")
+        result = np.empty_like(out)
+        result[order] = out
+        return result
 
     def _to_numpy(self, batch: pa.RecordBatch, rows: np.ndarray) -> np.ndarray:
         if self.column is None:

@@ -1,0 +1,174 @@
+"""Shared helpers for the benchmark scripts (not a test suite: nothing here asserts on time)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def set_threads(n: int) -> None:
+    """Same thread count for BLAS/OpenMP, torch and numba (call before heavy imports)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(n)
+
+
+def apply_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
+    try:
+        import numba
+
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    except ImportError:
+        pass
+
+
+def machine_info() -> dict:
+    import numpy as np
+    import torch
+
+    info = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
+        "numpy": np.__version__,
+        "mem_total_gib": _mem_total_gib(),
+        "loadavg_start": list(os.getloadavg()),
+    }
+    for mod in ("pyarrow", "scipy", "dcor", "hyppo", "numba"):
+        try:
+            m = __import__(mod)
+            info[mod] = getattr(m, "__version__", "?")
+        except ImportError:
+            info[mod] = None
+    try:
+        import numba
+
+        info["numba_threads"] = numba.get_num_threads()
+    except ImportError:
+        pass
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def _mem_total_gib() -> float | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return None
+
+
+def maxrss_mib() -> float:
+    """Peak RSS of this process so far (Linux: ru_maxrss is KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def proc_status_mib(field: str) -> float | None:
+    """VmRSS / VmHWM from /proc/self/status in MiB (None off Linux)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak_rss() -> bool:
+    """Reset VmHWM (Linux >= 4.0: write 5 to /proc/self/clear_refs). True on success."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def write_json(name: str, payload: dict) -> Path:
+    """Atomic write of results/NAME.json (temp file in the same folder + os.replace)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload["loadavg_end"] = list(os.getloadavg())
+    payload["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    dest = RESULTS / f"{name}.json"
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=RESULTS)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(payload, fh, indent=2, default=_default)
+            fh.write("\n")
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return dest
+
+
+def _default(o):
+    try:
+        import numpy as np
+
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+    except ImportError:
+        pass
+    return str(o)
+
+
+def fmt(x, spec: str = ".3g") -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    return format(x, spec)
+
+
+def print_table(title: str, headers: list[str], rows: list[list]) -> None:
+    """Rich table when rich is installed, else aligned plain text."""
+    cells = [[c if isinstance(c, str) else fmt(c) for c in r] for r in rows]
+    try:
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(title=title)
+        for h in headers:
+            t.add_column(h, justify="right")
+        for r in cells:
+            t.add_row(*r)
+        Console(width=max(Console().width, 160)).print(t)
+        return
+    except ImportError:
+        pass
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
+              for i, h in enumerate(headers)]
+    print(f"\n{title}")
+    print("  ".join(h.rjust(w) for h, w in zip(headers, widths)))
+    for r in cells:
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
