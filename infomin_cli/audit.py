@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from infomin_cli.attributes import Attribute
+from infomin_cli.io.source import sample_positions
 from infomin_cli.linear import LinearAccumulator, LinearResult
 from infomin_cli.rho import RhoConfig, RhoResult, rho_star
 from infomin_cli.sliced import SlicedAccumulator, SlicedConfig, SlicedResult
@@ -149,10 +150,7 @@ class _InMemory:
         return cls(source.sample(rows, seed), attrs)
 
     def sample_indices(self, n: int, seed: int) -> np.ndarray:
-        if n >= self.n_rows:
-            return np.arange(self.n_rows)
-        rng = np.random.default_rng(seed)
-        return np.sort(rng.choice(self.n_rows, size=n, replace=False))
+        return sample_positions(self.n_rows, n, seed)
 
     def sample(self, n: int, seed: int, dtype=np.float32) -> np.ndarray:
         if n >= self.n_rows:

@@ -281,3 +281,13 @@ def heldout_evaluation(
         permutations,
         bootstrap,
     )
+
+
+def check_batch(z_batch, dim: int, row_offset: int, n_total: int) -> int:
+    """Rows in an accumulator's ``update`` batch, after checking its shape and row range."""
+    b = int(z_batch.shape[0])
+    if b and (z_batch.ndim != 2 or z_batch.shape[1] != dim):
+        raise ValueError(f"embedding batch must be (b, {dim})")
+    if row_offset < 0 or row_offset + b > n_total:
+        raise ValueError(f"rows {row_offset}..{row_offset + b} outside [0, {n_total})")
+    return b

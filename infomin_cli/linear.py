@@ -31,6 +31,7 @@ from infomin_cli.attributes import DISCRETE_KINDS, Attribute
 from infomin_cli.cca import (
     CrossMoments,
     cca_from_cov,
+    check_batch,
     eval_probability,
     heldout_evaluation,
     split_is_eval,
@@ -135,13 +136,9 @@ class LinearAccumulator:
         self, z_batch: np.ndarray | torch.Tensor, attr_batch_values: np.ndarray, row_offset: int
     ) -> None:
         """Add rows ``row_offset .. row_offset + len(z_batch) - 1``."""
-        b = int(z_batch.shape[0])
+        b = check_batch(z_batch, self.dim, row_offset, self.n_total)
         if b == 0:
             return
-        if z_batch.ndim != 2 or z_batch.shape[1] != self.dim:
-            raise ValueError(f"embedding batch must be (b, {self.dim})")
-        if row_offset < 0 or row_offset + b > self.n_total:
-            raise ValueError(f"rows {row_offset}..{row_offset + b} outside [0, {self.n_total})")
         t = np.asarray(attr_batch_values)
         if t.shape[0] != b:
             raise ValueError(f"attribute batch has {t.shape[0]} rows, embeddings {b}")

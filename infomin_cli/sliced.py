@@ -58,6 +58,7 @@ from infomin_cli.cca import (
     CCASolution,
     CrossMoments,
     cca_from_cov,
+    check_batch,
     eval_probability,
     heldout_evaluation,
     inv_sqrt_psd,
@@ -330,13 +331,9 @@ class SlicedAccumulator:
         self, z_batch: np.ndarray | torch.Tensor, attr_batch_values: np.ndarray, row_offset: int
     ) -> None:
         """Add rows ``row_offset .. row_offset + len(z_batch) - 1``."""
-        b = int(z_batch.shape[0])
+        b = check_batch(z_batch, self.dim, row_offset, self.n_total)
         if b == 0:
             return
-        if z_batch.ndim != 2 or z_batch.shape[1] != self.dim:
-            raise ValueError(f"embedding batch must be (b, {self.dim})")
-        if row_offset < 0 or row_offset + b > self.n_total:
-            raise ValueError(f"rows {row_offset}..{row_offset + b} outside [0, {self.n_total})")
         t = self._check_t(attr_batch_values, b)
         step = self.config.batch_rows
         for s in range(0, b, step):
@@ -365,13 +362,9 @@ class SlicedAccumulator:
     ) -> None:
         """Like :meth:`update`, with ``u = self.project(z_batch)`` computed by the caller
         (e.g. once for several attributes that share the slices)."""
-        b = int(u.shape[0])
+        b = check_batch(u, self.config.slices, row_offset, self.n_total)
         if b == 0:
             return
-        if u.ndim != 2 or u.shape[1] != self.config.slices:
-            raise ValueError(f"projections must be (b, {self.config.slices})")
-        if row_offset < 0 or row_offset + b > self.n_total:
-            raise ValueError(f"rows {row_offset}..{row_offset + b} outside [0, {self.n_total})")
         t = self._check_t(attr_batch_values, b)
         self._add_projected(u, t, row_offset)
         self.rows_seen += b

@@ -108,6 +108,14 @@ def load_attribute_columns(backend, attrs: Sequence[str], options: LoadOptions):
     return {a: columns[a] for a in attrs}, table
 
 
+def sample_positions(n_rows: int, n: int, seed: int) -> np.ndarray:
+    """Sorted positions of a seeded random sample of ``min(n, n_rows)`` of ``n_rows`` rows."""
+    if n >= n_rows:
+        return np.arange(n_rows)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_rows, size=n, replace=False))
+
+
 class DatasetSource:
     """Embeddings (read lazily, validated) and attributes aligned with the kept rows."""
 
@@ -214,10 +222,7 @@ class DatasetSource:
 
         Use them to take the matching attribute rows: ``attr.take(src.sample_indices(n, s))``.
         """
-        if n >= self.n_rows:
-            return np.arange(self.n_rows)
-        rng = np.random.default_rng(seed)
-        return np.sort(rng.choice(self.n_rows, size=n, replace=False))
+        return sample_positions(self.n_rows, n, seed)
 
     def sample(self, n: int, seed: int, dtype=np.float32) -> np.ndarray:
         """A seeded random subset of ``min(n, n_rows)`` kept rows, in row order."""
