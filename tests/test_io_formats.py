@@ -137,3 +137,16 @@ def test_parquet_take_streams_any_order(write_parquet, emb):
     got = src._backend.take(rows, batch_rows=5)
     np.testing.assert_array_equal(got, emb[rows])
     np.testing.assert_array_equal(src.sample(10, seed=3), emb[src.sample_indices(10, 3)])
+
+
+def test_nonfinite_rows_fast_path_is_exact():
+    from infomin_cli.io.source import nonfinite_rows
+
+    x = np.ones((6, 4))
+    x[1, 2] = np.nan
+    x[3, 0] = np.inf
+    x[4, :] = 1e308  # finite, but the row sum overflows: must not be flagged
+    x[5, 1] = -np.inf
+    np.testing.assert_array_equal(nonfinite_rows(x), [False, True, False, True, False, True])
+    np.testing.assert_array_equal(nonfinite_rows(x.astype(np.float32)[:4]),
+                                  [False, True, False, True])

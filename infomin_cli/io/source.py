@@ -108,6 +108,21 @@ def load_attribute_columns(backend, attrs: Sequence[str], options: LoadOptions):
     return {a: columns[a] for a in attrs}, table
 
 
+def nonfinite_rows(x: np.ndarray) -> np.ndarray:
+    """Boolean mask of rows of ``x`` (n, d) holding a NaN or an inf.
+
+    Fast path: NaN and inf propagate through a float64 row sum, which a float32 row cannot
+    overflow; only rows whose sum is not finite are checked element by element (a float64 row
+    of huge finite values can overflow the sum, and is cleared there).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = ~np.isfinite(x.sum(axis=1, dtype=np.float64))
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        bad[idx] = ~np.isfinite(x[idx]).all(axis=1)
+    return bad
+
+
 def sample_positions(n_rows: int, n: int, seed: int) -> np.ndarray:
     """Sorted positions of a seeded random sample of ``min(n, n_rows)`` of ``n_rows`` rows."""
     if n >= n_rows:
@@ -168,7 +183,7 @@ class DatasetSource:
 
     def _checked(self, rows: np.ndarray, raw: np.ndarray, dtype, scope: str = "") -> np.ndarray:
         out = self._cast(raw, dtype)
-        bad = ~np.isfinite(out).all(axis=1)
+        bad = nonfinite_rows(out)
         if bad.any():
             i = int(np.argmax(bad))
             raise self._nonfinite_error(int(bad.sum()), int(rows[i]), raw[i], dtype, scope)
@@ -181,7 +196,7 @@ class DatasetSource:
         pos, n_bad, first = 0, 0, None
         for rows, raw in self._kept_batches(DEFAULT_BATCH_ROWS):
             chunk = self._cast(raw, dtype)
-            bad = ~np.isfinite(chunk).all(axis=1)
+            bad = nonfinite_rows(chunk)
             if bad.any():
                 if first is None:
                     i = int(np.argmax(bad))
