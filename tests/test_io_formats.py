@@ -148,5 +148,5 @@ def test_nonfinite_rows_fast_path_is_exact():
     x[4, :] = 1e308  # finite, but the row sum overflows: must not be flagged
     x[5, 1] = -np.inf
     np.testing.assert_array_equal(nonfinite_rows(x), [False, True, False, True, False, True])
-    np.testing.assert_array_equal(nonfinite_rows(x.astype(np.float32)[:4]),
+    np.testing.assert_array_equal(nonfinite_rows(x[:4].astype(np.float32)),
                                   [False, True, False, True])
