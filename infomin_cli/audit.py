@@ -8,11 +8,13 @@ subsample; thresholds turn the numbers into verdicts. No rendering here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from infomin_cli.attributes import Attribute
+from infomin_cli.errors import InputError
 from infomin_cli.io.source import sample_positions
 from infomin_cli.linear import LinearAccumulator, LinearResult
 from infomin_cli.rho import RhoConfig, RhoResult, rho_star
@@ -87,6 +89,18 @@ def judge(sliced: SlicedResult | None, linear: LinearResult | None, rho: RhoResu
     return ("fail" if reasons else "pass"), tuple(reasons)
 
 
+@contextmanager
+def _as_input_error(where: str, attr: str, estimator: str):
+    """Data an estimator cannot use (too few rows, a class missing from a split) is bad input:
+    one line naming the file, the attribute and the estimator."""
+    try:
+        yield
+    except InputError as exc:
+        raise InputError(f"{where}: attribute {attr!r}: {exc}") from exc
+    except ValueError as exc:
+        raise InputError(f"{where}: attribute {attr!r}: {estimator}: {exc}") from exc
+
+
 def _streamed(source, attrs: dict[str, Attribute], config: AuditConfig,
               on_rows: RowsFn | None) -> tuple[dict[str, SlicedResult], dict[str, LinearResult]]:
     """One pass over the embeddings feeding every attribute's accumulators."""
@@ -130,16 +144,26 @@ def _streamed(source, attrs: dict[str, Attribute], config: AuditConfig,
         offset = stop
         if on_rows is not None:
             on_rows(offset, n)
-    return ({k: a.result() for k, a in sliced_acc.items()},
-            {k: a.result() for k, a in linear_acc.items()})
+    where = getattr(source, "path", "input")
+    sliced = {}
+    for k, a in sliced_acc.items():
+        with _as_input_error(where, k, "SI"):
+            sliced[k] = a.result()
+    linear = {}
+    for k, a in linear_acc.items():
+        with _as_input_error(where, k, "linear"):
+            linear[k] = a.result()
+    return sliced, linear
 
 
 class _InMemory:
     """Embeddings already in memory (a subsample, or a small file read once), with the
     streaming interface of a DatasetSource."""
 
-    def __init__(self, z: np.ndarray, attributes: dict[str, Attribute]) -> None:
+    def __init__(self, z: np.ndarray, attributes: dict[str, Attribute],
+                 path: str = "input") -> None:
         self._z = z
+        self.path = path
         self.n_rows, self.dim = int(z.shape[0]), int(z.shape[1])
         self.attributes = attributes
 
@@ -147,7 +171,7 @@ class _InMemory:
     def subsample(cls, source, rows: int, seed: int) -> _InMemory:
         idx = source.sample_indices(rows, seed)
         attrs = {k: a.take(idx) for k, a in source.attributes.items()}
-        return cls(source.sample(rows, seed), attrs)
+        return cls(source.sample(rows, seed), attrs, getattr(source, "path", "input"))
 
     def sample_indices(self, n: int, seed: int) -> np.ndarray:
         return sample_positions(self.n_rows, n, seed)
@@ -172,7 +196,7 @@ def run_audit(source, config: AuditConfig = AuditConfig(), thresholds: Threshold
         subsampled = data.n_rows
     elif source.n_rows <= config.calibration_rows:
         # The calibration sample would be the whole file: read it once, not twice.
-        data = _InMemory(source.embeddings(), source.attributes)
+        data = _InMemory(source.embeddings(), source.attributes, getattr(source, "path", "input"))
     attrs = data.attributes
     sliced, linear = _streamed(data, attrs, config, on_rows)
 
@@ -186,7 +210,8 @@ def run_audit(source, config: AuditConfig = AuditConfig(), thresholds: Threshold
             cb = None
             if on_epoch is not None:
                 cb = (lambda nm: (lambda e, m, v: on_epoch(nm, e, m, v)))(name)
-            res = rho_star(z, attr.take(idx), replace(rcfg, max_rows=None), progress=cb)
+            with _as_input_error(getattr(source, "path", "input"), name, "rho*"):
+                res = rho_star(z, attr.take(idx), replace(rcfg, max_rows=None), progress=cb)
             # The subsample was drawn here: report it against the rows available.
             rhos[name] = replace(res, n_rows=data.n_rows, subsampled=len(idx) < data.n_rows)
 

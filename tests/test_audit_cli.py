@@ -236,3 +236,15 @@ def test_missing_values_dropped_and_reported(invoke, tmp_path):
     assert rep["n_rows"] == 393 and rep["input"]["dropped_missing"] == {"g": 7}
     r = invoke("audit", path, "--attr", "g", *FAST, "--strict")
     assert r.exit_code == 2 and "g" in r.stderr
+
+
+@pytest.mark.parametrize("n, needle", [(15, "SI: too few"), (40, "rho*: need at least 50 rows")])
+def test_too_few_rows_is_an_input_error(invoke, tmp_path, n, needle):
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(n, 4)).astype(np.float32)
+    path = tmp_path / "small.parquet"
+    pq.write_table(pa.table({"embedding": list_array(z), "g": rng.choice(["a", "b"], n)}), path)
+    r = invoke("audit", path, "--attr", "g")
+    assert r.exit_code == 2
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and "small.parquet" in err[0] and "'g'" in err[0] and needle in err[0]
