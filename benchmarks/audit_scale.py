@@ -67,7 +67,6 @@ def generate(path: str, n: int, d: int, seed: int = 0) -> float:
 
 
 def worker(args) -> None:
-    import numpy as np
     import torch
 
     from infomin_cli.audit import AuditConfig, run_audit

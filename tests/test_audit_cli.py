@@ -248,3 +248,21 @@ def test_too_few_rows_is_an_input_error(invoke, tmp_path, n, needle):
     assert r.exit_code == 2
     err = r.stderr.strip().splitlines()
     assert len(err) == 1 and "small.parquet" in err[0] and "'g'" in err[0] and needle in err[0]
+
+
+def test_list_attribute_is_not_an_embedding_candidate(invoke, tmp_path):
+    """A multidim attribute stored as a float list column is taken as the attribute, and the
+    remaining list column as the embedding; the dependence T1 = Z1^2 is invisible linearly."""
+    rng = np.random.default_rng(4)
+    n = 1500
+    z = rng.normal(size=(n, 6)).astype(np.float32)
+    t = np.stack([z[:, 0] ** 2 + 0.3 * rng.normal(size=n), rng.normal(size=n)], 1)
+    path = tmp_path / "md.parquet"
+    pq.write_table(pa.table({"embedding": list_array(z), "t": list_array(t)}), path)
+    r = invoke("audit", path, "--attr", "t", *FAST, "--format", "json")
+    rep = json.loads(r.stdout)
+    a = rep["attributes"]["t"]
+    assert a["kind"] == "multidim" and rep["dim"] == 6
+    assert a["sliced"]["p_value"] < 0.01 and a["linear"]["p_value"] > 0.01
+    r = invoke("inspect", path)  # without --attr both list columns are candidates
+    assert r.exit_code == 2 and "several embedding candidates" in r.stderr

@@ -99,8 +99,10 @@ def _float_list(t: pa.DataType) -> bool:
 class ParquetEmbeddings(ParquetTable):
     """The embedding part of a Parquet dataset: the rest of its columns may be attributes."""
 
-    def __init__(self, path: str, emb_col: str | None = None, emb_cols: str | None = None) -> None:
+    def __init__(self, path: str, emb_col: str | None = None, emb_cols: str | None = None,
+                 exclude: Sequence[str] = ()) -> None:
         super().__init__(path)
+        self._exclude = set(exclude)  # columns asked for as attributes are not embeddings
         if emb_col and emb_cols:
             raise InputError(f"{path}: give either --emb-col or --emb-cols, not both")
         names = self.column_names
@@ -119,7 +121,8 @@ class ParquetEmbeddings(ParquetTable):
 
     # -- choosing the embedding ---------------------------------------------------------
     def _detect(self, names: list[str]) -> str:
-        cands = [n for n in names if _float_list(self.column_type(n))]
+        cands = [n for n in names
+                 if _float_list(self.column_type(n)) and n not in self._exclude]
         if len(cands) == 1:
             return cands[0]
         if len(cands) > 1:

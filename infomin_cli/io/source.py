@@ -30,7 +30,7 @@ class LoadOptions:
     strict: bool = False  # missing attribute values: error instead of dropping rows
 
 
-def open_embeddings(path: str | Path, options: LoadOptions):
+def open_embeddings(path: str | Path, options: LoadOptions, attrs: Sequence[str] = ()):
     """The embedding reader for ``path``: NPY/NPZ by suffix or magic bytes, else Parquet."""
     p = str(path)
     is_numpy = p.lower().endswith((".npy", ".npz"))
@@ -45,7 +45,9 @@ def open_embeddings(path: str | Path, options: LoadOptions):
         if options.emb_cols:
             raise InputError(f"{p}: --emb-cols selects Parquet columns; not for NPY/NPZ files")
         return NpyEmbeddings(p, options.emb_col)
-    return ParquetEmbeddings(p, options.emb_col, options.emb_cols)
+    # Columns named as attributes (of this file) never count as embedding candidates.
+    exclude = () if options.attrs_file is not None else attrs
+    return ParquetEmbeddings(p, options.emb_col, options.emb_cols, exclude=exclude)
 
 
 def load_attribute_columns(backend, attrs: Sequence[str], options: LoadOptions):
@@ -260,7 +262,7 @@ def open_dataset(path: str | Path, attrs: Sequence[str],
 def _open(path: str | Path, attrs: Sequence[str], options: LoadOptions):
     """``(source, attribute table or None)``; the table is reused by ``inspect_file``."""
     attrs = list(attrs)
-    backend = open_embeddings(path, options)
+    backend = open_embeddings(path, options, attrs)
     columns, table = load_attribute_columns(backend, attrs, options)
     n = backend.n_rows
     keep = np.ones(n, dtype=bool)
