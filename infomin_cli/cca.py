@@ -167,10 +167,32 @@ def split_is_eval(rows: np.ndarray, seed: int, p_eval: float) -> np.ndarray:
     Depends only on the seed, the row index and ``p_eval`` (a function of ``n``), never on
     batch boundaries. The eval count is Binomial(n, p_eval).
     """
+    return _row_uniform(rows, seed) < p_eval
+
+
+def _row_uniform(rows: np.ndarray, seed: int) -> np.ndarray:
+    """A uniform [0, 1) number per global row index, from a hash of ``(seed, row)``."""
     key = _splitmix64(np.asarray([seed], dtype=np.uint64))[0]
     h = _splitmix64(np.asarray(rows, dtype=np.uint64) ^ key)
-    u = (h >> np.uint64(11)).astype(np.float64) * 2.0**-53
-    return u < p_eval
+    return (h >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def split_roles(rows: np.ndarray, seed: int, p_eval: float,
+                p_fit: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(is_eval, is_fit)`` for global row indices: the eval split of :func:`split_is_eval`
+    and, disjoint from it, a fit split holding each row with chance ``p_fit`` (rows in
+    neither are skipped). Like the eval split, it never depends on batch boundaries."""
+    u = _row_uniform(rows, seed)
+    is_eval = u < p_eval
+    return is_eval, ~is_eval & (u < p_eval + p_fit)
+
+
+def fit_probability(n_total: int, p_eval: float, max_fit_rows: int | None) -> float:
+    """Chance that a row goes to the fit split: ``min(1 - p_eval, max_fit_rows / n)``."""
+    p = 1.0 - p_eval
+    if max_fit_rows is not None and n_total > 0:
+        p = min(p, max_fit_rows / n_total)
+    return max(p, 0.0)
 
 
 # ----------------------------------------------------------------------------- held-out

@@ -18,6 +18,8 @@ covariance, merged by addition) and the eval rows' standardised Z (float32, need
 per-row bootstrap and permutations once w is known): memory ``8 d^2 + 4 n_eval d`` bytes; the
 eval split is capped (default ``max_eval_rows = clamp(2**26 // d, 10_000, 250_000)``, i.e.
 at most ~256 MiB of eval rows).
+The fit split is capped too (``max_fit_rows``, default 250,000: a seeded subset of the
+non-eval rows), which bounds the O(n d^2) covariance cost on very large inputs.
 """
 
 from __future__ import annotations
@@ -33,13 +35,17 @@ from infomin_cli.cca import (
     cca_from_cov,
     check_batch,
     eval_probability,
+    fit_probability,
     heldout_evaluation,
-    split_is_eval,
+    split_roles,
 )
 from infomin_cli.device import resolve_device, to_tensor
 from infomin_cli.standardize import DEFAULT_SAMPLE_ROWS, Standardizer, sample_rows
 
 MIN_SPLIT_ROWS = 10
+
+
+DEFAULT_MAX_FIT_ROWS = 250_000
 
 
 def default_max_eval_rows(dim: int) -> int:
@@ -88,6 +94,7 @@ class LinearAccumulator:
         max_eval_rows: int | None = -1,
         batch_rows: int = 65536,
         t_standardizer: Standardizer | None = None,
+        max_fit_rows: int | None = DEFAULT_MAX_FIT_ROWS,
     ) -> None:
         if standardizer.dim != dim:
             raise ValueError(f"standardizer has {standardizer.dim} columns, embeddings {dim}")
@@ -117,6 +124,9 @@ class LinearAccumulator:
         if max_eval_rows == -1:
             max_eval_rows = default_max_eval_rows(dim)
         self.p_eval = eval_probability(self.n_total, fit_fraction, max_eval_rows)
+        # The d x d fit covariance costs O(n d^2): past max_fit_rows rows it is precise
+        # enough, so a seeded subset of the fit rows is used (disjoint from the eval rows).
+        self.p_fit = fit_probability(self.n_total, self.p_eval, max_fit_rows)
         self._mean, self._scale = standardizer.torch_params(self.device)
         self.fit_moments = CrossMoments(dim, q, self.device)
         self._eval_rows: list[np.ndarray] = []
@@ -149,7 +159,7 @@ class LinearAccumulator:
 
     def _update_chunk(self, z, t: np.ndarray, row_offset: int) -> None:
         rows = np.arange(row_offset, row_offset + int(z.shape[0]), dtype=np.int64)
-        is_eval = split_is_eval(rows, self.seed, self.p_eval)
+        is_eval, is_fit = split_roles(rows, self.seed, self.p_eval, self.p_fit)
         z = to_tensor(z, torch.float32, self.device)
         if not bool(torch.isfinite(z).all()):
             raise ValueError("embedding batch contains NaN or infinite values")
@@ -157,7 +167,7 @@ class LinearAccumulator:
         y = self._design(t)
         if not bool(torch.isfinite(y).all()):
             raise ValueError("attribute batch contains NaN or infinite values")
-        fi = torch.as_tensor(np.flatnonzero(~is_eval), device=self.device)
+        fi = torch.as_tensor(np.flatnonzero(is_fit), device=self.device)
         self.fit_moments.update(x[fi], y[fi])
         ev = np.flatnonzero(is_eval)
         if len(ev):
@@ -168,7 +178,8 @@ class LinearAccumulator:
 
     def merge(self, other: LinearAccumulator) -> LinearAccumulator:
         """Add ``other``'s rows (same construction arguments, disjoint rows); returns self."""
-        if other.dim != self.dim or other.n_total != self.n_total or other.p_eval != self.p_eval:
+        if (other.dim != self.dim or other.n_total != self.n_total
+                or other.p_eval != self.p_eval or other.p_fit != self.p_fit):
             raise ValueError("can only merge accumulators built with the same arguments")
         self.fit_moments.merge(other.fit_moments)
         self._eval_rows.extend(other._eval_rows)
@@ -238,6 +249,7 @@ def linear_dependence(
     standardizer: Standardizer | None = None,
     max_eval_rows: int | None = -1,
     batch_rows: int = 65536,
+    max_fit_rows: int | None = DEFAULT_MAX_FIT_ROWS,
 ) -> LinearResult:
     """Held-out linear leakage of in-memory data (fed in chunks through
     :class:`LinearAccumulator`). ``max_eval_rows=-1``: the default cap (module docstring)."""
@@ -262,6 +274,7 @@ def linear_dependence(
         bootstrap=bootstrap,
         device=device,
         max_eval_rows=max_eval_rows,
+        max_fit_rows=max_fit_rows,
         batch_rows=batch_rows,
     )
     for s in range(0, n, batch_rows):

@@ -85,3 +85,22 @@ def test_pvalues_uniform_under_independence():
     pvals = np.array(pvals)
     assert scipy.stats.kstest(pvals, "uniform").pvalue > 0.01
     assert scipy.stats.binomtest(int((pvals <= 0.05).sum()), runs, 0.05).pvalue > 0.01
+
+
+def test_fit_rows_cap_is_seeded_disjoint_and_accurate():
+    """``max_fit_rows`` fits on a seeded subset of the non-eval rows: n_fit ~ the cap, the
+    eval split is unchanged, and the estimate stays at the Gaussian truth."""
+    rng = np.random.default_rng(21)
+    n, d, rho = 20_000, 16, 0.6
+    z = rng.normal(size=(n, d))
+    t = rho * z[:, 3] + np.sqrt(1 - rho**2) * rng.normal(size=n)
+    attr = Attribute.continuous("t", t)
+    full = linear_dependence(z, attr, permutations=0, bootstrap=0, max_fit_rows=None)
+    capped = linear_dependence(z, attr, permutations=0, bootstrap=0, max_fit_rows=3_000)
+    assert full.n_eval == capped.n_eval
+    assert abs(capped.n_fit - 3_000) < 4 * np.sqrt(3_000)  # Binomial around the cap
+    assert full.n_fit > 9_000
+    assert capped.value == pytest.approx(rho, abs=0.03)
+    again = linear_dependence(z, attr, permutations=0, bootstrap=0, max_fit_rows=3_000,
+                              batch_rows=777)
+    assert again.value == pytest.approx(capped.value, abs=1e-9)
