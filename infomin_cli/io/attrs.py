@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,14 +10,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from infomin_cli.errors import InputError
-from infomin_cli.io.common import column_not_found, reading
+from infomin_cli.io.common import InMemoryTable, column_not_found, reading
 from infomin_cli.io.npy import NPY_MAGIC, ZIP_MAGIC, NpyTable
 from infomin_cli.io.parquet import ParquetTable
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
-class CsvTable:
+class CsvTable(InMemoryTable):
     """A CSV / TSV file read with ``pyarrow.csv``; empty cells and ``NA``-like cells are missing."""
 
     fmt = "csv"
@@ -47,16 +46,6 @@ class CsvTable:
             ),
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
         )
-
-    @property
-    def column_names(self) -> list[str]:
-        return list(self.table.column_names)
-
-    def column_type(self, name: str) -> pa.DataType:
-        return self.schema.field(name).type
-
-    def read(self, names: Sequence[str]) -> pa.Table:
-        return self.table.select(list(names))
 
 
 def _trailing_blank_lines(path: str) -> int:

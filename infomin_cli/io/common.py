@@ -89,3 +89,20 @@ def column_not_found(file: str, name: str, available: Sequence[str], what: str =
     shown = ", ".join(names[:15]) + (", …" if len(names) > 15 else "")
     listing = f" (available: {shown})" if names else " (the file has no other columns)"
     return InputError(f"{file}: {what} {name!r}: not found{hint}{listing}")
+
+
+class InMemoryTable:
+    """Column access shared by attribute tables read whole into ``self.table`` (CSV, NPY)."""
+
+    table: pa.Table
+    schema: pa.Schema
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.table.column_names)
+
+    def column_type(self, name: str) -> pa.DataType:
+        return self.schema.field(name).type
+
+    def read(self, names: Sequence[str]) -> pa.Table:
+        return self.table.select(list(names))

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from infomin_cli.errors import InputError
-from infomin_cli.io.common import column_not_found, first_line
+from infomin_cli.io.common import InMemoryTable, column_not_found, first_line
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -191,7 +191,7 @@ class NpyEmbeddings:
         return np.asarray(self.arr[rows])
 
 
-class NpyTable:
+class NpyTable(InMemoryTable):
     """An attribute file in NPY / NPZ form, as named columns.
 
     A plain ``.npy`` gives one column named after the file stem (``(n,)`` scalar,
@@ -234,13 +234,3 @@ class NpyTable:
         self.table = pa.table({k: _to_arrow(v) for k, v in cols.items()})
         self.schema = self.table.schema
         self.n_rows = self.table.num_rows
-
-    @property
-    def column_names(self) -> list[str]:
-        return list(self.table.column_names)
-
-    def column_type(self, name: str) -> pa.DataType:
-        return self.schema.field(name).type
-
-    def read(self, names: Sequence[str]) -> pa.Table:
-        return self.table.select(list(names))
