@@ -111,19 +111,25 @@ def _streamed(source, attrs: dict[str, Attribute], config: AuditConfig,
     n, seed = source.n_rows, config.seed
     cal_idx = source.sample_indices(config.calibration_rows, seed)
     std = Standardizer.fit(source.sample(config.calibration_rows, seed), seed=seed)
+    where = getattr(source, "path", "input")
+    if std.dead.all():
+        raise InputError(f"{where}: every embedding dimension is constant (on {std.n_sample:,} "
+                         "sampled rows): there is nothing to audit")
     scfg = replace(config.sliced, seed=seed, device=config.device)
     sliced_acc: dict[str, SlicedAccumulator] = {}
     linear_acc: dict[str, LinearAccumulator] = {}
     for name, attr in attrs.items():
         template = attr.take(cal_idx)
         if want_sliced:
-            sliced_acc[name] = SlicedAccumulator(source.dim, template, scfg, std, n)
+            with _as_input_error(where, name, "SI"):
+                sliced_acc[name] = SlicedAccumulator(source.dim, template, scfg, std, n)
         if want_linear:
-            linear_acc[name] = LinearAccumulator(
-                source.dim, template, std, n, fit_fraction=scfg.fit_fraction,
-                ridge=config.linear_ridge, seed=seed, permutations=scfg.permutations,
-                bootstrap=scfg.bootstrap, device=config.device,
-            )
+            with _as_input_error(where, name, "linear"):
+                linear_acc[name] = LinearAccumulator(
+                    source.dim, template, std, n, fit_fraction=scfg.fit_fraction,
+                    ridge=config.linear_ridge, seed=seed, permutations=scfg.permutations,
+                    bootstrap=scfg.bootstrap, device=config.device,
+                )
     # Attributes share the Z side: project each batch once for every sliced accumulator
     # built on the same slices (all of them here: same seed, dimension and standardiser).
     lead = next(iter(sliced_acc.values()), None)
@@ -144,7 +150,6 @@ def _streamed(source, attrs: dict[str, Attribute], config: AuditConfig,
         offset = stop
         if on_rows is not None:
             on_rows(offset, n)
-    where = getattr(source, "path", "input")
     sliced = {}
     for k, a in sliced_acc.items():
         with _as_input_error(where, k, "SI"):

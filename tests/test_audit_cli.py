@@ -266,3 +266,12 @@ def test_list_attribute_is_not_an_embedding_candidate(invoke, tmp_path):
     assert a["sliced"]["p_value"] < 0.01 and a["linear"]["p_value"] > 0.01
     r = invoke("inspect", path)  # without --attr both list columns are candidates
     assert r.exit_code == 2 and "several embedding candidates" in r.stderr
+
+
+def test_constant_embedding_is_an_input_error(invoke, tmp_path):
+    rng = np.random.default_rng(9)
+    z = np.full((300, 4), 2.5, dtype=np.float32)
+    path = tmp_path / "const.parquet"
+    pq.write_table(pa.table({"embedding": list_array(z), "g": rng.choice(["a", "b"], 300)}), path)
+    r = invoke("audit", path, "--attr", "g", "--estimators", "sliced,linear")
+    assert r.exit_code == 2 and "every embedding dimension is constant" in r.stderr
