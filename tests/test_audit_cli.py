@@ -146,6 +146,7 @@ def test_rho_in_audit(invoke, leaky_parquet):
         (["--alpha", "1.5"], "--alpha"),
         (["--slices", "0"], "--slices"),
         (["--permutations", "-1"], "--permutations"),
+        (["--permutations", "150"], "could ever fail"),  # 1/151 >= 0.01 / 2
         (["--device", "tpu"], "--device"),
         (["--attr", "dep"], "named twice"),
         (["--attr", "deep"], "dep"),  # unknown column: suggests the close name
@@ -154,7 +155,7 @@ def test_rho_in_audit(invoke, leaky_parquet):
 def test_bad_options_exit_2_nothing_written(invoke, leaky_parquet, tmp_path, args, needle):
     before = _files(tmp_path)
     r = invoke("audit", leaky_parquet, "--attr", "dep", *args, "--estimators", "sliced",
-               "--permutations", "50", "--output", tmp_path / "r.json") if args[0] not in (
+               "--permutations", "200", "--output", tmp_path / "r.json") if args[0] not in (
         "--estimators", "--permutations") else invoke(
         "audit", leaky_parquet, "--attr", "dep", *args, "--output", tmp_path / "r.json")
     assert r.exit_code == 2, r.output
@@ -275,3 +276,18 @@ def test_constant_embedding_is_an_input_error(invoke, tmp_path):
     pq.write_table(pa.table({"embedding": list_array(z), "g": rng.choice(["a", "b"], 300)}), path)
     r = invoke("audit", path, "--attr", "g", "--estimators", "sliced,linear")
     assert r.exit_code == 2 and "every embedding dimension is constant" in r.stderr
+
+
+def test_progress_path_on_a_terminal(invoke, leaky_parquet, monkeypatch):
+    """The rich progress bars (shown only on a terminal) drive every callback without error
+    and leave the report unchanged."""
+    from infomin_cli.commands import audit as audit_cmd
+
+    args = ("audit", leaky_parquet, "--attr", "dep", "--estimators", "sliced,linear,rho",
+            "--permutations", "200", "--slices", "10", "--rho-max-rows", "300")
+    quiet = invoke(*args, "--format", "json")
+    monkeypatch.setattr(audit_cmd, "_interactive", lambda: True)
+    shown = invoke(*args)
+    assert shown.exit_code == quiet.exit_code == 1
+    value = json.loads(quiet.stdout)["attributes"]["dep"]["sliced"]["value"]
+    assert f"{value:.3f}" in shown.stdout

@@ -45,6 +45,11 @@ def _positive(name: str, value: int | None, minimum: int = 1) -> None:
         raise InputError(f"{name} {value}: must be at least {minimum}")
 
 
+def _interactive() -> bool:
+    """Progress bars only for a person at a terminal (never in pipes, CI logs or JSON)."""
+    return sys.stdout.isatty() and sys.stderr.isatty()
+
+
 def _progress(enabled: bool):
     """A rich progress bar on stderr, or a no-op when quiet."""
     if not enabled:
@@ -124,6 +129,16 @@ def audit(
     _positive("--slices", slices)
     _positive("--order", order)
     _positive("--permutations", permutations, 0)
+    tests = [t for t in ("sliced", "linear") if t in names]
+    if tests and thresholds.alpha > 0 and permutations >= 0:
+        level = thresholds.alpha / len(tests)
+        if 1.0 / (permutations + 1) >= level:
+            need = int(len(tests) / thresholds.alpha)
+            raise InputError(
+                f"--permutations {permutations}: the smallest possible p-value, "
+                f"1/{permutations + 1}, is not below alpha/{len(tests)} = {level:g}, so no "
+                f"attribute could ever fail; use --permutations {need} or more (or --alpha 0)"
+            )
     _positive("--max-rows", max_rows, 50)
     _positive("--rho-max-rows", rho_max_rows, 50)
     if device.lower() not in DEVICE_CHOICES and not device.lower().startswith("cuda:"):
@@ -153,7 +168,7 @@ def audit(
     )
     config = replace(config, sliced=replace(config.sliced, seed=seed, device=str(resolved)))
 
-    show = fmt == Format.table and sys.stdout.isatty() and sys.stderr.isatty()
+    show = fmt == Format.table and _interactive()
     with _progress(show) as progress:
         on_rows = on_epoch = None
         if progress is not None:
