@@ -31,7 +31,7 @@ class AuditConfig:
     estimators: tuple[str, ...] = ESTIMATORS
     sliced: SlicedConfig = field(default_factory=SlicedConfig)
     rho: RhoConfig = field(default_factory=RhoConfig)
-    linear_ridge: float = 1e-3
+    linear_ridge: float | None = None  # None: chosen by inner validation on the fit rows
     max_rows: int | None = None  # seeded subsample for every estimator
     seed: int = 0
     device: str = "auto"

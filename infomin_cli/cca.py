@@ -167,10 +167,10 @@ def split_is_eval(rows: np.ndarray, seed: int, p_eval: float) -> np.ndarray:
     Depends only on the seed, the row index and ``p_eval`` (a function of ``n``), never on
     batch boundaries. The eval count is Binomial(n, p_eval).
     """
-    return _row_uniform(rows, seed) < p_eval
+    return row_uniform(rows, seed) < p_eval
 
 
-def _row_uniform(rows: np.ndarray, seed: int) -> np.ndarray:
+def row_uniform(rows: np.ndarray, seed: int) -> np.ndarray:
     """A uniform [0, 1) number per global row index, from a hash of ``(seed, row)``."""
     key = _splitmix64(np.asarray([seed], dtype=np.uint64))[0]
     h = _splitmix64(np.asarray(rows, dtype=np.uint64) ^ key)
@@ -182,7 +182,7 @@ def split_roles(rows: np.ndarray, seed: int, p_eval: float,
     """``(is_eval, is_fit)`` for global row indices: the eval split of :func:`split_is_eval`
     and, disjoint from it, a fit split holding each row with chance ``p_fit`` (rows in
     neither are skipped). Like the eval split, it never depends on batch boundaries."""
-    u = _row_uniform(rows, seed)
+    u = row_uniform(rows, seed)
     is_eval = u < p_eval
     return is_eval, ~is_eval & (u < p_eval + p_fit)
 
