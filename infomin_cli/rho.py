@@ -19,6 +19,11 @@ How :func:`rho_star` estimates it
   number per class. That is exact: every function of a discrete T is such a map.
   For a continuous or multidim T, the same MLP-plus-skip (width ``min(hidden, 64)``) on the
   standardised columns.
+* **Linear start.** Before training, the linear skips of h and g are set to the top ridge
+  canonical pair of the train rows (ridge chosen on the validation rows) and the MLP branches'
+  last layers to zero, and this start counts as epoch 0 for early stopping. rho* is at least the
+  linear canonical correlation; starting there keeps small or imbalanced data (rare classes,
+  few rows per dimension) from ending below what a linear probe already sees.
 * **Objective: batch correlation.** Both outputs are standardised within each mini-batch and the
   mean of their product (the batch Pearson correlation) is maximised with Adam(W). For 1-D
   outputs this *is* the quantity being estimated and it is invariant to the scale of h and g.
@@ -194,6 +199,56 @@ class _Table(nn.Module):
 # ----------------------------------------------------------------------------- helpers
 
 
+def _linear_start(h: nn.Module, g: nn.Module, z: np.ndarray, t: np.ndarray, discrete: bool,
+                  n_classes: int, p_tr: slice, p_va: slice, z_shift: np.ndarray,
+                  z_scale: np.ndarray, t_std: tuple[np.ndarray, np.ndarray] | None) -> None:
+    """Start h and g at the linear solution: the top ridge canonical pair of the train rows
+    (ridge chosen on the validation rows) in the linear skips, the MLP branches' last layers
+    at zero. rho* >= the linear canonical correlation, and so the networks start there
+    instead of having to find it; the test rows are not touched."""
+    from infomin_cli.cca import CrossMoments, cca_from_cov
+    from infomin_cli.linear import RIDGE_GRID, _validation_curve
+
+    def design(part: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.from_numpy((z[part] - z_shift) * z_scale)
+        if discrete:
+            y = torch.nn.functional.one_hot(torch.from_numpy(t[part].astype(np.int64)),
+                                            n_classes)[:, : n_classes - 1]
+        else:
+            y = torch.from_numpy((t[part] - t_std[0]) * t_std[1])  # type: ignore[index]
+        return x, y
+
+    moments = []
+    for part in (p_tr, p_va):
+        m = CrossMoments(z.shape[1], (n_classes - 1) if discrete else t.shape[1])
+        m.update(*design(part))
+        moments.append(m.covariances())
+    d_live = max(int((z_scale > 0).sum()), 1)
+    q = moments[0][1].shape[0]
+    scores = _validation_curve(moments[0], moments[1], RIDGE_GRID, d_live, q)
+    ridge = RIDGE_GRID[int(torch.argmax(scores))]
+    cxx, cyy, cxy = moments[0]
+    sol = cca_from_cov(cxx, cyy, cxy, shift_x=ridge * torch.diagonal(cxx).sum() / d_live,
+                       shift_y=ridge * torch.diagonal(cyy).sum() / q)
+    hz = h[1]
+    with torch.no_grad():
+        hz.linear.weight.copy_(sol.w.to(torch.float32)[None, :])
+        hz.linear.bias.zero_()
+        if hz.mlp is not None:
+            hz.mlp[-1].weight.zero_()
+            hz.mlp[-1].bias.zero_()
+        if discrete:
+            g.weight.copy_(torch.cat([sol.v, sol.v.new_zeros(1)]).to(torch.float32))
+        else:
+            gt = g[1]
+            gt.linear.weight.copy_(sol.v.to(torch.float32)[None, :])
+            gt.linear.bias.zero_()
+            if gt.mlp is not None:
+                gt.mlp[-1].weight.zero_()
+                gt.mlp[-1].bias.zero_()
+
+
+
 def _robust_scale(x: np.ndarray, floor_rel: float) -> tuple[np.ndarray, np.ndarray]:
     """Column means and multipliers ``1/max(std, floor_rel * median std)``; 0 for dead columns."""
     mean = x.mean(axis=0, dtype=np.float64)
@@ -332,6 +387,8 @@ def rho_star(
             g = nn.Sequential(_Standardise(t_shift, t_scale),
                               _MLPSkip(t_vals.shape[1], min(cfg.hidden, 64), cfg.layers,
                                        cfg.dropout))
+        _linear_start(h, g, z, t_vals, discrete, int(attr.n_classes or 0), p_tr, p_va,
+                      z_shift, z_scale, None if discrete else (t_shift, t_scale))
         h.to(device)
         g.to(device)
         params = list(h.parameters()) + list(g.parameters())
@@ -372,8 +429,9 @@ def rho_star(
         n_batches = max(1, n_train // batch)
         gen = torch.Generator().manual_seed(cfg.seed)
 
-        best_val = -math.inf
-        best_state = None
+        # Epoch 0 is the linear start: training is kept only where it beats it on validation.
+        best_val = _corr_np(*outputs(p_va))
+        best_state = (copy.deepcopy(h.state_dict()), copy.deepcopy(g.state_dict()))
         best_epoch = 0
         epochs = 0
         for epoch in range(1, cfg.max_epochs + 1):
@@ -392,12 +450,11 @@ def rho_star(
             val = _corr_np(*outputs(p_va))
             if progress is not None:
                 progress(epoch, cfg.max_epochs, val)
-            if val > best_val + 1e-4 or best_state is None:
+            if val > best_val + 1e-4:
                 best_val, best_epoch = val, epoch
                 best_state = (copy.deepcopy(h.state_dict()), copy.deepcopy(g.state_dict()))
             elif epoch - best_epoch >= cfg.patience:
                 break
-        assert best_state is not None
         h.load_state_dict(best_state[0])
         g.load_state_dict(best_state[1])
 
