@@ -222,7 +222,7 @@ class LinearAccumulator:
             ridge, method = FALLBACK_RIDGE, "fixed"
         else:
             a, b = (m.covariances() for m in self.fit_halves)
-            scores = _validation_curve(a, b, RIDGE_GRID, d_live, self.q)
+            scores = validation_curve(a, b, RIDGE_GRID, d_live, self.q)
             ridge, method = RIDGE_GRID[int(torch.argmax(scores))], "inner-validation"
         both = CrossMoments(self.dim, self.q, self.device)
         for m in self.fit_halves:
@@ -266,7 +266,7 @@ class LinearAccumulator:
         )
 
 
-def _validation_curve(fit, val, grid: tuple[float, ...], d_live: int, q: int) -> torch.Tensor:
+def validation_curve(fit, val, grid: tuple[float, ...], d_live: int, q: int) -> torch.Tensor:
     """Correlation on ``val`` covariances of the top CCA pair fitted on ``fit`` covariances,
     for each relative ridge in ``grid``. One ``eigh`` per block serves every ridge."""
     cxx, cyy, cxy = fit

@@ -207,7 +207,7 @@ def _linear_start(h: nn.Module, g: nn.Module, z: np.ndarray, t: np.ndarray, disc
     at zero. rho* >= the linear canonical correlation, and so the networks start there
     instead of having to find it; the test rows are not touched."""
     from infomin_cli.cca import CrossMoments, cca_from_cov
-    from infomin_cli.linear import RIDGE_GRID, _validation_curve
+    from infomin_cli.linear import RIDGE_GRID, validation_curve
 
     def design(part: slice) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.from_numpy((z[part] - z_shift) * z_scale)
@@ -225,7 +225,7 @@ def _linear_start(h: nn.Module, g: nn.Module, z: np.ndarray, t: np.ndarray, disc
         moments.append(m.covariances())
     d_live = max(int((z_scale > 0).sum()), 1)
     q = moments[0][1].shape[0]
-    scores = _validation_curve(moments[0], moments[1], RIDGE_GRID, d_live, q)
+    scores = validation_curve(moments[0], moments[1], RIDGE_GRID, d_live, q)
     ridge = RIDGE_GRID[int(torch.argmax(scores))]
     cxx, cyy, cxy = moments[0]
     sol = cca_from_cov(cxx, cyy, cxy, shift_x=ridge * torch.diagonal(cxx).sum() / d_live,
