@@ -220,6 +220,12 @@ class HeldOut:
     permutations: int
     bootstrap: int
 
+    def summary(self) -> dict:
+        """The fields every held-out result type reports, as keyword arguments."""
+        return {"value": self.value, "p_value": self.p_value, "null_mean": self.null_mean,
+                "null_q95": self.null_q95, "ci": self.ci, "ci_method": self.ci_method,
+                "corr": self.corr}
+
 
 def _generator(device: torch.device, seed: int) -> torch.Generator:
     g = torch.Generator(device=device)

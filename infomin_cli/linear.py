@@ -246,16 +246,10 @@ class LinearAccumulator:
             p, q, permutations=self.permutations, bootstrap=self.bootstrap, seed=self.seed
         )
         return LinearResult(
-            value=ho.value,
-            p_value=ho.p_value,
-            null_mean=ho.null_mean,
-            null_q95=ho.null_q95,
-            ci=ho.ci,
-            ci_method=ho.ci_method,
+            **ho.summary(),
             n_fit=n_fit,
             n_eval=self.n_eval,
             in_sample=float(sol.corr),
-            corr=ho.corr,
             ridge=ridge,
             ridge_method=method,
             permutations=self.permutations,

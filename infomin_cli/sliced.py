@@ -493,12 +493,7 @@ class SlicedAccumulator:
             n_classes=self.n_classes,
         )
         return SlicedResult(
-            value=ho.value,
-            p_value=ho.p_value,
-            null_mean=ho.null_mean,
-            null_q95=ho.null_q95,
-            ci=ho.ci,
-            ci_method=ho.ci_method,
+            **ho.summary(),
             aggregation=cfg.aggregation,
             slices=cfg.slices,
             order=K,
@@ -508,7 +503,6 @@ class SlicedAccumulator:
             n_eval=self.n_eval,
             slice_scaling=cfg.slice_scaling,
             in_sample=in_sample,
-            corr=ho.corr,
             device=str(self.device),
             fit=fit,
         )
