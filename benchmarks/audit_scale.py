@@ -12,7 +12,7 @@ Per configuration and repeat, a fresh subprocess:
   1. ``open_dataset(path, ["group"])`` (timed separately: ``open_s``);
   2. floor = iterate ``DatasetSource.iter_embeddings(65536)`` and compute one ``X @ Theta``
      per batch (Theta d x 100, torch float32) -- the least any sliced audit must do;
-  3. audit = ``run_audit(source, AuditConfig(estimators=("sliced",)), Thresholds())``
+  3. audit = ``run_audit(source, AuditConfig(estimators=("sliced",)), Policy())``
      (default SlicedConfig: 100 slices, 1000 permutations, 500 bootstrap).
 Both in the same process, floor first. Peak memory: VmHWM (Linux peak RSS) read after the
 floor, reset through /proc/self/clear_refs, read again after the audit; reported relative to
@@ -69,9 +69,9 @@ def generate(path: str, n: int, d: int, seed: int = 0) -> float:
 def worker(args) -> None:
     import torch
 
-    from infomin_cli.audit import AuditConfig, run_audit
     from infomin_cli.io import LoadOptions, open_dataset
-    from infomin_cli.thresholds import Thresholds
+    from infomin_cli.pipeline.audit import AuditConfig, run_audit
+    from infomin_cli.pipeline.policy import Policy
 
     C.apply_threads(args.threads)
     torch.ones(256, 256) @ torch.ones(256, 256)  # thread-pool warm-up
@@ -88,7 +88,7 @@ def worker(args) -> None:
         prof = cProfile.Profile()
         t0 = time.perf_counter()
         prof.enable()
-        res = run_audit(src, AuditConfig(estimators=("sliced",)), Thresholds())
+        res = run_audit(src, AuditConfig(estimators=("sliced",)), Policy())
         prof.disable()
         out["audit_s_profiled"] = time.perf_counter() - t0
         st = pstats.Stats(prof)
@@ -118,7 +118,7 @@ def worker(args) -> None:
     rss1 = C.proc_status_mib("VmRSS")
 
     t0 = time.perf_counter()
-    res = run_audit(src, AuditConfig(estimators=("sliced",)), Thresholds())
+    res = run_audit(src, AuditConfig(estimators=("sliced",)), Policy())
     out["audit_s"] = time.perf_counter() - t0
     hwm = C.proc_status_mib("VmHWM")
     out["audit_peak_mib"] = hwm - rss0  # relative to the same baseline as the floor
@@ -198,7 +198,7 @@ def main() -> None:
         "threads": args.threads, "repeats": args.repeats, "batch_rows": CHUNK,
         "floor": f"iter_embeddings({CHUNK}) + one X @ Theta (d x {SLICES}, torch float32) "
                  "per batch",
-        "audit": "run_audit(source, AuditConfig(estimators=('sliced',)), Thresholds()) with "
+        "audit": "run_audit(source, AuditConfig(estimators=('sliced',)), Policy()) with "
                  "the default SlicedConfig (100 slices, 1000 permutations, 500 bootstrap)",
         "data": "Z ~ N(0, I_d) float32; group = 1[1.5 z0 + (z1^2 - 1) + 2 e > 0]; Parquet "
                 "fixed_size_list<float32>[d] + int64, snappy, 65536-row row groups",

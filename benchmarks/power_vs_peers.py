@@ -97,16 +97,17 @@ def run_test(method: str, z, t, perms: int, seed: int, hyppo_auto: bool = False)
 
     if method == "si":
         from infomin_cli.attributes import Attribute
-        from infomin_cli.sliced import SlicedConfig, sliced_dependence
+        from infomin_cli.estimators.sliced import SlicedConfig, sliced_dependence
 
-        cfg = SlicedConfig(permutations=perms, bootstrap=0, seed=seed, device="cpu")
-        return sliced_dependence(z.astype(np.float32), Attribute.continuous("t", t), cfg).p_value
+        cfg = SlicedConfig(permutations=perms, bootstrap=0)
+        return sliced_dependence(z.astype(np.float32), Attribute.continuous("t", t), cfg,
+                                 seed=seed, device="cpu").p_value
     if method in ("linear", "audit"):
         from infomin_cli.attributes import Attribute
-        from infomin_cli.linear import linear_dependence
+        from infomin_cli.estimators.linear import LinearConfig, linear_dependence
 
         p_lin = linear_dependence(z.astype(np.float32), Attribute.continuous("t", t),
-                                  permutations=perms, bootstrap=0, seed=seed,
+                                  LinearConfig(permutations=perms, bootstrap=0), seed=seed,
                                   device="cpu").p_value
         if method == "linear":
             return p_lin

@@ -5,9 +5,9 @@
 Data: n x d float32 (default 100,000 x 768), Z ~ N(0, I_d), binary attribute
 ``group = 1[1.5 z0 + (z1^2 - 1) + 2 e > 0]`` (as in audit_scale.py), held in memory.
 Per repeat and device (CPU always; CUDA too when ``torch.cuda.is_available()``):
-  SI  = ``sliced_dependence(Z, attr, SlicedConfig(device=dev))`` (default config: pairwise,
+  SI  = ``sliced_dependence(Z, attr, SlicedConfig(), device=dev)`` (default config: pairwise,
         100 slices, 1000 permutations, 500 bootstrap) -- what the sliced audit computes;
-  rho = ``rho_star(Z, attr, RhoConfig(max_rows=None, device=dev))`` (default network and
+  rho = ``rho_star(Z, attr, RhoConfig(max_rows=None), device=dev)`` (default network and
         early stopping; every row), with per-epoch timestamps from its progress callback.
 Reported: medians of the times and of the per-repeat ratio rho/SI, epochs, best epoch,
 value, seconds per epoch (training + validation pass).
@@ -62,8 +62,8 @@ def main() -> None:
     import torch
 
     from infomin_cli.attributes import Attribute
-    from infomin_cli.rho import RhoConfig, rho_star
-    from infomin_cli.sliced import SlicedConfig, sliced_dependence
+    from infomin_cli.estimators.rho import RhoConfig, rho_star
+    from infomin_cli.estimators.sliced import SlicedConfig, sliced_dependence
 
     C.apply_threads(args.threads)
     z, g = make_data(args.n, args.d)
@@ -71,9 +71,9 @@ def main() -> None:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     payload = {"benchmark": "rho_time", "machine": C.machine_info(), "config": {
         "n": args.n, "d": args.d, "repeats": args.repeats, "threads": args.threads,
-        "si": "sliced_dependence(Z, attr, SlicedConfig(device=dev)) (defaults: pairwise, 100 "
+        "si": "sliced_dependence(Z, attr, SlicedConfig(), device=dev) (defaults: pairwise, 100 "
               "slices, 1000 permutations, 500 bootstrap)",
-        "rho": "rho_star(Z, attr, RhoConfig(max_rows=None, device=dev)) (defaults otherwise)",
+        "rho": "rho_star(Z, attr, RhoConfig(max_rows=None), device=dev) (defaults otherwise)",
         "rho_defaults": {k: getattr(RhoConfig(), k) for k in (
             "hidden", "layers", "lr", "batch_size", "max_epochs", "patience", "val_frac",
             "test_frac", "bootstrap")},
@@ -84,14 +84,14 @@ def main() -> None:
             if dev == "cuda":
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
-            si = sliced_dependence(z, attr, SlicedConfig(device=dev))
+            si = sliced_dependence(z, attr, SlicedConfig(), device=dev)
             if dev == "cuda":
                 torch.cuda.synchronize()
             t_si = time.perf_counter() - t0
 
             stamps: list[tuple[int, float, float]] = []
             t0 = time.perf_counter()
-            rho = rho_star(z, attr, RhoConfig(max_rows=None, device=dev),
+            rho = rho_star(z, attr, RhoConfig(max_rows=None), device=dev,
                            progress=lambda e, m, v: (stamps.append(
                                (e, time.perf_counter() - t0, v)), args.verbose and print(
                                f"    epoch {e}: {stamps[-1][1]:.1f} s, val {v:.3f}",

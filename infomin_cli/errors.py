@@ -1,17 +1,25 @@
-"""Errors the CLI turns into one line on stderr and an exit code."""
+"""The library's error type for data it cannot use.
+
+:class:`InputError` is a :class:`ValueError` whose message names the file, the column and the
+problem, e.g. ``emb.parquet: column 'emb': ragged list lengths (3 rows of length 767)``. The
+readers raise it; estimators raise plain ``ValueError`` and the audit pipeline re-raises those
+as :class:`InputError` naming the file and attribute. Exit codes are the CLI's business
+(:mod:`infomin_cli.cli.app`), not the library's.
+"""
 
 from __future__ import annotations
 
-EXIT_OK = 0
-EXIT_CHECK_FAILED = 1
-EXIT_INPUT_ERROR = 2
+
+class InputError(ValueError):
+    """Bad input data or settings, described in one line."""
 
 
-class InputError(Exception):
-    """Bad input or usage: printed as one line (``error: <message>``), exit code 2.
+class SettingError(InputError):
+    """A bad setting. ``key`` names it (``permutations``, ``fail_above``) and ``problem`` says
+    what is wrong, starting with the value, so that a front end can name its own flag or TOML
+    key: ``--permutations 5: ...``."""
 
-    The message must name the file and, where it applies, the column and the problem,
-    e.g. ``emb.parquet: column 'emb': ragged list lengths (3 rows of length 767, expected 768)``.
-    """
-
-    exit_code = EXIT_INPUT_ERROR
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key} {problem}")
+        self.key = key
+        self.problem = problem

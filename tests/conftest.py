@@ -89,14 +89,13 @@ def attrs_csv(tmp_path, attr_columns) -> Path:
 
 @pytest.fixture
 def cli_app():
-    """The Typer app with every command registered (registration is idempotent)."""
-    from infomin_cli.cli import _state, app
-    from infomin_cli.commands import register_all
+    """The Typer app (its commands are registered when it is imported)."""
+    from infomin_cli.cli import app
+    from infomin_cli.cli.state import STATE
 
-    register_all(app)
-    _state["debug"] = False
+    STATE.debug = False
     yield app
-    _state["debug"] = False
+    STATE.debug = False
 
 
 @pytest.fixture

@@ -141,7 +141,7 @@ def test_rho_in_audit(invoke, leaky_parquet):
     [
         (["--estimators", "sliced,bogus"], "bogus"),
         (["--fail-above", "foo=0.1"], "foo"),
-        (["--fail-above", "rho=0.1"], "not in --estimators"),
+        (["--fail-above", "rho=0.1"], "not among the estimators run"),
         (["--fail-above", "1.5"], "[0, 1]"),
         (["--alpha", "1.5"], "--alpha"),
         (["--slices", "0"], "--slices"),
@@ -208,19 +208,21 @@ def test_readme_quick_start_matches_ci():
 def test_judge_bonferroni_over_tests_that_ran():
     from types import SimpleNamespace as NS
 
-    from infomin_cli.audit import judge
-    from infomin_cli.thresholds import Thresholds
+    from infomin_cli.pipeline.policy import Policy
 
-    th = Thresholds(alpha=0.01)
+    def judge(s, li, r, policy):
+        return policy.judge({"sliced": s, "linear": li, "rho": r})
+
+    th = Policy(alpha=0.01)
     si, lin = NS(p_value=0.008, value=0.1), NS(p_value=0.2, value=0.0)
     assert judge(si, None, None, th)[0] == "fail"  # one test: 0.008 < 0.01
     verdict, reasons = judge(si, lin, None, th)  # two tests: 0.008 >= 0.005
     assert verdict == "pass" and reasons == ()
     verdict, reasons = judge(si, NS(p_value=0.001, value=0.3), None, th)
     assert verdict == "fail" and reasons == ("linear p=0.001 < alpha 0.01/2",)
-    assert judge(si, lin, None, Thresholds(alpha=0.0))[0] == "pass"
+    assert judge(si, lin, None, Policy(alpha=0.0))[0] == "pass"
     rho = NS(value=0.3)
-    assert judge(None, None, rho, Thresholds(alpha=0.01, fail_above={"rho": 0.2}))[1] == (
+    assert judge(None, None, rho, Policy(alpha=0.01, fail_above={"rho": 0.2}))[1] == (
         "rho* 0.300 > 0.2",)
 
 
@@ -281,12 +283,12 @@ def test_constant_embedding_is_an_input_error(invoke, tmp_path):
 def test_progress_path_on_a_terminal(invoke, leaky_parquet, monkeypatch):
     """The rich progress bars (shown only on a terminal) drive every callback without error
     and leave the report unchanged."""
-    from infomin_cli.commands import audit as audit_cmd
+    from infomin_cli.cli.commands import audit as audit_cmd
 
     args = ("audit", leaky_parquet, "--attr", "dep", "--estimators", "sliced,linear,rho",
             "--permutations", "200", "--slices", "10", "--rho-max-rows", "300")
     quiet = invoke(*args, "--format", "json")
-    monkeypatch.setattr(audit_cmd, "_interactive", lambda: True)
+    monkeypatch.setattr(audit_cmd, "interactive", lambda: True)
     shown = invoke(*args)
     assert shown.exit_code == quiet.exit_code == 1
     value = json.loads(quiet.stdout)["attributes"]["dep"]["sliced"]["value"]

@@ -7,16 +7,10 @@ import pytest
 import scipy.linalg
 import torch
 
-from infomin_cli.cca import (
-    CrossMoments,
-    cca,
-    cca_from_cov,
-    eval_probability,
-    heldout_evaluation,
-    ridge_shift,
-    split_is_eval,
-)
-from infomin_cli.sliced import pairwise_cca
+from infomin_cli.stats.cca import cca, cca_from_cov, pairwise_cca, ridge_shift
+from infomin_cli.stats.heldout import heldout_evaluation
+from infomin_cli.stats.moments import CrossMoments
+from infomin_cli.stats.sampling import eval_probability, split_is_eval
 
 
 def _gaussian_pair(n, rhos, p, q, seed):

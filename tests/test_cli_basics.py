@@ -59,9 +59,6 @@ def test_error_and_debug_subprocess(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
-def test_registration_is_idempotent(cli_app):
-    from infomin_cli.commands import register_all
-
-    register_all(cli_app)
-    register_all(cli_app)
-    assert [c.name for c in cli_app.registered_commands].count("inspect") == 1
+def test_each_command_registered_once(cli_app):
+    names = [c.name for c in cli_app.registered_commands]
+    assert sorted(names) == sorted(set(names)) and {"inspect", "audit"} <= set(names)

@@ -41,9 +41,7 @@ IGNORED = {("infomin_version",)}
 def _run(args: list[str]) -> tuple[int, dict]:
     from typer.testing import CliRunner
 
-    from infomin_cli.cli import _register, app
-
-    _register()
+    from infomin_cli.cli import app
     res = CliRunner().invoke(app, args)
     return res.exit_code, json.loads(res.stdout)
 

@@ -10,16 +10,16 @@ import scipy.stats
 import torch
 
 from infomin_cli.attributes import Attribute
-from infomin_cli.cca import split_is_eval
-from infomin_cli.sliced import (
+from infomin_cli.estimators.sliced import (
     SlicedAccumulator,
     SlicedConfig,
     sliced_dependence,
     sliced_in_sample,
 )
-from infomin_cli.standardize import Standardizer
+from infomin_cli.stats.sampling import split_is_eval
+from infomin_cli.stats.standardize import Standardizer
 
-FAST = SlicedConfig(slices=30, permutations=199, bootstrap=100, device="cpu")
+FAST = SlicedConfig(slices=30, permutations=199, bootstrap=100)
 
 
 def _cont(t):
@@ -34,7 +34,7 @@ def _cont(t):
 def test_pvalues_uniform_under_independence(aggregation, kind):
     runs, n = 200, 400
     cfg = SlicedConfig(
-        slices=10, permutations=199, bootstrap=0, aggregation=aggregation, device="cpu"
+        slices=10, permutations=199, bootstrap=0, aggregation=aggregation
     )
     pvals, values = [], []
     for s in range(runs):
@@ -44,7 +44,7 @@ def test_pvalues_uniform_under_independence(aggregation, kind):
             attr = _cont(rng.standard_normal(n) ** 3)
         else:
             attr = Attribute.categorical("c", rng.integers(0, 4, n))
-        r = sliced_dependence(z, attr, replace(cfg, seed=s))
+        r = sliced_dependence(z, attr, cfg, seed=s)
         pvals.append(r.p_value)
         values.append(r.value)
     pvals = np.array(pvals)
@@ -90,7 +90,7 @@ def test_multidim_attribute():
     z = rng.standard_normal((n, 4))
     t = np.stack([np.cos(z[:, 0]) + 0.3 * rng.standard_normal(n), rng.standard_normal(n)], 1)
     r = sliced_dependence(z, _cont(t), FAST)
-    assert r.fit.t_mode == "sliced" and r.fit.phi.shape == (2, FAST.slices)
+    assert r.fit.t_encoder.encoding == "sliced" and r.fit.t_encoder.slicer.theta.shape == (2, FAST.slices)
     assert r.p_value < 0.01
     indep = sliced_dependence(z, _cont(rng.standard_normal((n, 3))), FAST)
     assert indep.p_value > 0.01 and indep.value < 0.2
@@ -109,9 +109,9 @@ def test_range_determinism_and_result_fields():
     assert (a.value, a.p_value, a.ci, a.null_mean) == (b.value, b.p_value, b.ci, b.null_mean)
     assert a.ci_method == "bootstrap-eval-rows" and a.aggregation == "pairwise"
     assert a.n_fit + a.n_eval == 600 and a.slice_scaling == "std" and a.device == "cpu"
-    assert a.fit.pair is not None and a.fit.theta.shape == (8, FAST.slices)
-    np.testing.assert_allclose(np.linalg.norm(a.fit.theta, axis=0), 1.0)
-    c = sliced_dependence(z, attr, replace(FAST, seed=1))
+    assert a.fit.pair is not None and a.fit.z_slicer.theta.shape == (8, FAST.slices)
+    np.testing.assert_allclose(np.linalg.norm(a.fit.z_slicer.theta, axis=0), 1.0)
+    c = sliced_dependence(z, attr, FAST, seed=1)
     assert c.value != a.value
 
 
@@ -126,7 +126,7 @@ def test_fit_pieces_reproduce_the_eval_projections():
         zs = torch.as_tensor(r.fit.standardizer.transform(z), dtype=torch.float32)
         p = r.fit.project_z(zs).double().numpy()
         q = r.fit.project_t(attr.values, torch.device("cpu")).double().numpy()
-        ev = split_is_eval(np.arange(n), FAST.seed, 1 - FAST.fit_fraction)
+        ev = split_is_eval(np.arange(n), 0, 1 - FAST.fit_fraction)
         assert ev.sum() == r.n_eval
         assert np.corrcoef(p[ev], q[ev])[0, 1] == pytest.approx(r.corr, abs=1e-5)
         assert np.corrcoef(p[~ev], q[~ev])[0, 1] == pytest.approx(r.in_sample, abs=0.02)
@@ -155,8 +155,8 @@ def test_rotation_invariance_in_distribution():
         r_ = np.random.default_rng(100 + s)
         z = r_.standard_normal((n, d))
         attr = _cont(np.abs(z[:, 0]) + 0.5 * r_.standard_normal(n))
-        a = sliced_dependence(z, attr, replace(cfg, seed=s))
-        b = sliced_dependence(z @ q, attr, replace(cfg, seed=s))
+        a = sliced_dependence(z, attr, cfg, seed=s)
+        b = sliced_dependence(z @ q, attr, cfg, seed=s)
         assert a.p_value < 0.01 and b.p_value < 0.01
         diffs.append(a.value - b.value)
     assert abs(np.mean(diffs)) < 0.1
@@ -181,7 +181,7 @@ def test_streaming_equals_in_memory(kind, aggregation):
         assert other.value == pytest.approx(ref.value, abs=1e-6)
         assert other.p_value == ref.p_value and other.n_eval == ref.n_eval
     # two accumulators over disjoint, unevenly cut row ranges, fed out of order and merged
-    st = Standardizer.fit(z, seed=cfg.seed)
+    st = Standardizer.fit(z, seed=0)
     accs = [SlicedAccumulator(7, attr, cfg, st, n) for _ in range(2)]
     cuts = [(600, 900, 1), (0, 250, 0), (250, 600, 1)]
     for lo, hi, k in cuts:
@@ -212,7 +212,7 @@ def test_in_sample_bias_pitfall():
     rng = np.random.default_rng(15)
     z = rng.standard_normal((400, 80))
     attr = _cont(rng.standard_normal(400))
-    cfg = SlicedConfig(slices=100, permutations=199, bootstrap=0, device="cpu")
+    cfg = SlicedConfig(slices=100, permutations=199, bootstrap=0)
     ins = sliced_in_sample(z, attr, cfg)
     assert ins["joint"] > 0.75 and 0.1 < ins["pairwise"] < 0.35
     for agg in ("pairwise", "joint"):
@@ -239,10 +239,10 @@ def test_slice_scaling_keeps_power_on_correlated_embeddings():
     scaled = sliced_dependence(z, attr, FAST)
     raw = sliced_dependence(z, attr, replace(FAST, slice_scaling="none"))
     st = scaled.fit.standardizer
-    raw_std = (st.calibration @ raw.fit.theta).std(0)
+    raw_std = (st.calibration @ raw.fit.z_slicer.theta).std(0)
     assert raw_std.max() > 2 and raw_std.max() / raw_std.min() > 7  # far from unit scale
     np.testing.assert_allclose(
-        (st.calibration @ (scaled.fit.theta / scaled.fit.z_scale)).std(0), 1.0, rtol=1e-4
+        (st.calibration @ (scaled.fit.z_slicer.theta / scaled.fit.z_slicer.scale)).std(0), 1.0, rtol=1e-4
     )
     assert scaled.slice_scaling == "std" and raw.slice_scaling == "none"
     assert scaled.p_value < 0.01 and scaled.value > 0.6
@@ -272,8 +272,8 @@ def test_input_errors():
 def test_shared_projection_equals_per_attribute_update():
     """``update_projected(project(z))`` (the audit's one projection for many attributes)
     gives exactly what ``update(z)`` gives."""
-    from infomin_cli.sliced import SlicedAccumulator, SlicedConfig
-    from infomin_cli.standardize import Standardizer
+    from infomin_cli.estimators.sliced import SlicedAccumulator, SlicedConfig
+    from infomin_cli.stats.standardize import Standardizer
 
     rng = np.random.default_rng(5)
     n = 600

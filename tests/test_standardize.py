@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from infomin_cli.attributes import Attribute
-from infomin_cli.linear import linear_dependence
-from infomin_cli.sliced import SlicedConfig, sliced_dependence
-from infomin_cli.standardize import Standardizer, sample_rows
+from infomin_cli.estimators.linear import LinearConfig, linear_dependence
+from infomin_cli.estimators.sliced import SlicedConfig, sliced_dependence
+from infomin_cli.stats.sampling import sample_rows
+from infomin_cli.stats.standardize import Standardizer
 
-FAST = SlicedConfig(slices=20, permutations=199, bootstrap=50, device="cpu")
+FAST = SlicedConfig(slices=20, permutations=199, bootstrap=50)
 
 
 def test_moments_and_transform():
@@ -46,11 +47,11 @@ def test_calibration_is_bounded_and_sampling_is_seeded():
     z = np.random.default_rng(2).standard_normal((3000, 8))
     st = Standardizer.fit(z, keep_rows=100)
     assert st.calibration.shape == (100, 8)
-    a, b = sample_rows(10_000, 500, seed=3), sample_rows(10_000, 500, seed=3)
+    a, b = sample_rows(10_000, 500, 3), sample_rows(10_000, 500, 3)
     np.testing.assert_array_equal(a, b)
     assert len(np.unique(a)) == 500 and np.all(np.diff(a) > 0)
-    assert not np.array_equal(a, sample_rows(10_000, 500, seed=4))
-    np.testing.assert_array_equal(sample_rows(50, 500), np.arange(50))
+    assert not np.array_equal(a, sample_rows(10_000, 500, 4))
+    np.testing.assert_array_equal(sample_rows(50, 500, 0), np.arange(50))
 
 
 def test_rejects_non_finite():
@@ -76,8 +77,8 @@ def test_dead_column_gives_the_same_result_as_dropping_it(aggregation):
     assert b.value == pytest.approx(a.value, abs=1e-6)
     assert b.p_value == a.p_value
     assert b.ci == pytest.approx(a.ci, abs=1e-6)
-    la = linear_dependence(z, attr, permutations=99, bootstrap=0, device="cpu")
-    lb = linear_dependence(with_dead, attr, permutations=99, bootstrap=0, device="cpu")
+    la = linear_dependence(z, attr, LinearConfig(permutations=99, bootstrap=0))
+    lb = linear_dependence(with_dead, attr, LinearConfig(permutations=99, bootstrap=0))
     assert lb.value == pytest.approx(la.value, abs=1e-6)
 
 
@@ -94,5 +95,5 @@ def test_tiny_informative_column_creates_no_spurious_dependence():
     b = sliced_dependence(z_tiny, attr, FAST)
     assert b.value == pytest.approx(a.value, abs=1e-6)
     assert b.p_value == a.p_value
-    lin = linear_dependence(z_tiny, attr, permutations=99, bootstrap=0, device="cpu")
+    lin = linear_dependence(z_tiny, attr, LinearConfig(permutations=99, bootstrap=0))
     assert lin.value < 0.15 and lin.p_value > 0.05

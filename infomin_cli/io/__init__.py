@@ -1,12 +1,33 @@
-"""Loading embeddings and attributes: Parquet (files, shards, globs), NPY/NPZ, CSV attributes.
+"""Reading and writing: Parquet (files, shards, globs), NPY/NPZ, CSV attributes; atomic writers.
 
 Public API::
 
-    from infomin_cli.io import open_dataset, LoadOptions, DatasetSource, inspect_file
+    from infomin_cli.io import open_dataset, LoadOptions, Source, DatasetSource, InMemorySource
+    from infomin_cli.io import inspect_file, write_json_atomic, write_npy_atomic, write_parquet_atomic
 """
 
-from infomin_cli.io.inspect import inspect_file
+from infomin_cli.io.describe import inspect_file
 from infomin_cli.io.kinds import CATEGORICAL_MAX
-from infomin_cli.io.source import DatasetSource, LoadOptions, open_dataset
+from infomin_cli.io.source import DatasetSource, InMemorySource, LoadOptions, Source, open_dataset
+from infomin_cli.io.writers import (
+    with_embedding,
+    write_atomic,
+    write_json_atomic,
+    write_npy_atomic,
+    write_parquet_atomic,
+)
 
-__all__ = ["CATEGORICAL_MAX", "DatasetSource", "LoadOptions", "inspect_file", "open_dataset"]
+__all__ = [
+    "CATEGORICAL_MAX",
+    "DatasetSource",
+    "InMemorySource",
+    "LoadOptions",
+    "Source",
+    "inspect_file",
+    "open_dataset",
+    "with_embedding",
+    "write_atomic",
+    "write_json_atomic",
+    "write_npy_atomic",
+    "write_parquet_atomic",
+]

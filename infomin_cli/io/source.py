@@ -1,10 +1,17 @@
-"""``open_dataset``: embeddings + aligned, validated attributes, without loading the embeddings."""
+"""Sources: embeddings plus aligned, validated attributes, read in batches.
+
+:class:`Source` is what the audit pipeline consumes; :class:`DatasetSource` (from
+:func:`open_dataset`) reads files lazily, :class:`InMemorySource` wraps arrays already in
+memory. Both sample rows through :func:`~infomin_cli.stats.sampling.sample_rows`, so one seed
+selects the same rows whichever source holds them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
@@ -16,6 +23,7 @@ from infomin_cli.io.common import column_not_found, plural
 from infomin_cli.io.kinds import build_attribute, check_kind_name, missing_mask, normalize
 from infomin_cli.io.npy import NPY_MAGIC, ZIP_MAGIC, NpyEmbeddings
 from infomin_cli.io.parquet import ParquetEmbeddings
+from infomin_cli.stats.sampling import sample_rows
 
 DEFAULT_BATCH_ROWS = 65536
 
@@ -125,12 +133,69 @@ def nonfinite_rows(x: np.ndarray) -> np.ndarray:
     return bad
 
 
-def sample_positions(n_rows: int, n: int, seed: int) -> np.ndarray:
-    """Sorted positions of a seeded random sample of ``min(n, n_rows)`` of ``n_rows`` rows."""
-    if n >= n_rows:
-        return np.arange(n_rows)
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n_rows, size=n, replace=False))
+@runtime_checkable
+class Source(Protocol):
+    """Embeddings (``n_rows`` x ``dim``) and attributes aligned with them.
+
+    ``path`` names the data in messages. ``iter_embeddings`` yields the rows in order, in
+    batches; ``sample_indices(n, seed)`` / ``sample(n, seed)`` give a seeded sample of rows
+    (positions, and their embeddings, in row order); ``embeddings()`` reads everything.
+    """
+
+    path: str
+    n_rows: int
+    dim: int
+    attributes: dict[str, Attribute]
+
+    def iter_embeddings(self, batch_rows: int = ..., dtype=...) -> Iterator[np.ndarray]: ...
+
+    def sample_indices(self, n: int, seed: int) -> np.ndarray: ...
+
+    def sample(self, n: int, seed: int, dtype=...) -> np.ndarray: ...
+
+    def embeddings(self, dtype=...) -> np.ndarray: ...
+
+
+class InMemorySource:
+    """A :class:`Source` over arrays already in memory (a subsample, a small file read once,
+    or a library user's ``np.ndarray``)."""
+
+    def __init__(self, z: np.ndarray, attributes: dict[str, Attribute],
+                 path: str = "<memory>") -> None:
+        z = np.asarray(z)
+        if z.ndim != 2:
+            raise ValueError(f"{path}: embeddings must be a 2-D array (n, d), got shape {z.shape}")
+        for name, a in attributes.items():
+            if len(a) != z.shape[0]:
+                raise ValueError(f"{path}: attribute {name!r} has {len(a)} rows, "
+                                 f"embeddings {z.shape[0]}")
+        self._z = z
+        self.path = path
+        self.n_rows, self.dim = int(z.shape[0]), int(z.shape[1])
+        self.attributes = attributes
+
+    @classmethod
+    def subsample(cls, source: Source, rows: int, seed: int) -> InMemorySource:
+        """A seeded subsample of ``rows`` rows of another source, held in memory."""
+        idx = source.sample_indices(rows, seed)
+        attrs = {k: a.take(idx) for k, a in source.attributes.items()}
+        return cls(source.sample(rows, seed), attrs, source.path)
+
+    def sample_indices(self, n: int, seed: int) -> np.ndarray:
+        return sample_rows(self.n_rows, n, seed)
+
+    def sample(self, n: int, seed: int, dtype=np.float32) -> np.ndarray:
+        if n >= self.n_rows:
+            return np.asarray(self._z, dtype=dtype)
+        return np.asarray(self._z[self.sample_indices(n, seed)], dtype=dtype)
+
+    def embeddings(self, dtype=np.float32) -> np.ndarray:
+        return np.asarray(self._z, dtype=dtype)
+
+    def iter_embeddings(self, batch_rows: int = DEFAULT_BATCH_ROWS,
+                        dtype=np.float32) -> Iterator[np.ndarray]:
+        for s in range(0, self.n_rows, batch_rows):
+            yield np.asarray(self._z[s : s + batch_rows], dtype=dtype)
 
 
 class DatasetSource:
@@ -239,7 +304,7 @@ class DatasetSource:
 
         Use them to take the matching attribute rows: ``attr.take(src.sample_indices(n, s))``.
         """
-        return sample_positions(self.n_rows, n, seed)
+        return sample_rows(self.n_rows, n, seed)
 
     def sample(self, n: int, seed: int, dtype=np.float32) -> np.ndarray:
         """A seeded random subset of ``min(n, n_rows)`` kept rows, in row order."""

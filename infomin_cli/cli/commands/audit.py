@@ -1,0 +1,151 @@
+"""``infomin audit FILE --attr NAME ...``: how much the embedding reveals about attributes.
+
+Thin: flags -> :func:`~infomin_cli.pipeline.config.audit_settings` -> open the dataset ->
+:func:`~infomin_cli.pipeline.audit.run_audit` -> :func:`~infomin_cli.report.build_report` ->
+render (table or JSON) -> exit code.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from infomin_cli.cli.exit_codes import EXIT_CHECK_FAILED
+from infomin_cli.cli.options import (
+    AttrKindOpt,
+    AttrsFileOpt,
+    EmbColOpt,
+    EmbColsOpt,
+    FileArg,
+    IdColOpt,
+    StrictOpt,
+    handles_input_errors,
+    load_options,
+)
+from infomin_cli.cli.progress import interactive, progress_bar
+from infomin_cli.errors import InputError
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class AggregationOpt(str, Enum):
+    pairwise = "pairwise"
+    joint = "joint"
+
+
+@handles_input_errors
+def audit(
+    file: FileArg,
+    attr: Annotated[list[str], typer.Option("--attr", metavar="NAME",
+                    help="Attribute column to audit; repeatable.")],
+    emb_col: EmbColOpt = None,
+    emb_cols: EmbColsOpt = None,
+    attrs: AttrsFileOpt = None,
+    id_col: IdColOpt = None,
+    attr_kind: AttrKindOpt = None,
+    strict: StrictOpt = False,
+    estimators: Annotated[str, typer.Option(
+        "--estimators", help="Comma-separated: sliced, linear, rho.")] = "sliced,linear,rho",
+    slices: Annotated[int, typer.Option("--slices", help="Random 1-D slices S.")] = 100,
+    order: Annotated[int, typer.Option("--order", help="tanh polynomial order K.")] = 3,
+    aggregation: Annotated[AggregationOpt, typer.Option(
+        "--aggregation", help="pairwise: max over slice pairs (the paper); joint: one CCA "
+        "over all slices (the reference code).")] = AggregationOpt.pairwise,
+    permutations: Annotated[int, typer.Option(
+        "--permutations", help="Permutations for the SI and linear p-values.")] = 1000,
+    max_rows: Annotated[int | None, typer.Option(
+        "--max-rows", help="Audit a seeded random subsample of this many rows.")] = None,
+    rho_max_rows: Annotated[int, typer.Option(
+        "--rho-max-rows", help="Rows (seeded subsample) used to train and test ρ*.")] = 50_000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for slices, splits, subsamples.")] = 0,
+    device: Annotated[str, typer.Option(
+        "--device", help="auto (CUDA when present), cpu or cuda.")] = "auto",
+    alpha: Annotated[float, typer.Option(
+        "--alpha", help="Fail an attribute when a permutation p-value (SI, linear) is below "
+        "alpha/m for m tests run (0: off).")] = 0.01,
+    fail_above: Annotated[list[str] | None, typer.Option(
+        "--fail-above", metavar="[EST=]X",
+        help="Fail when an estimate exceeds X: '0.1' (SI) or 'rho=0.2', 'linear=0.1'; "
+             "repeatable.")] = None,
+    fmt: Annotated[Format, typer.Option(
+        "--format", help="table, or JSON only on stdout.")] = Format.table,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", metavar="FILE", help="Also write the JSON report here (atomically).")]
+        = None,
+) -> None:
+    """Sliced dependence (with a permutation p-value), linear leakage and neural ρ* per attribute.
+
+    Exit codes: 0 every attribute passes, 1 a threshold is crossed, 2 bad input.
+    """
+    from infomin_cli.io import open_dataset, write_json_atomic
+    from infomin_cli.pipeline.audit import run_audit
+    from infomin_cli.pipeline.config import audit_settings
+    from infomin_cli.report import build_report
+
+    # Validate every option before reading anything.
+    config, policy = audit_settings({
+        "estimators": estimators, "slices": slices, "order": order,
+        "aggregation": aggregation.value, "permutations": permutations, "max_rows": max_rows,
+        "rho_max_rows": rho_max_rows, "seed": seed, "device": device, "alpha": alpha,
+        "fail_above": fail_above or [],
+    })
+    if len(set(attr)) != len(attr):
+        raise InputError("--attr: an attribute is named twice")
+    options = load_options(emb_col, emb_cols, attrs, id_col, attr_kind, strict)
+    inputs = tuple(Path(p) for p in (file, attrs) if p)
+    if output is not None:
+        out_dir = Path(output).resolve().parent
+        if not out_dir.is_dir():
+            raise InputError(f"--output {output}: directory {str(out_dir)!r} does not exist")
+        for src in inputs:
+            if src.exists() and src.resolve() == Path(output).resolve():
+                raise InputError(f"--output {output}: refusing to overwrite an input file")
+
+    source = open_dataset(file, attr, options)
+    names = config.estimators
+    with progress_bar(fmt == Format.table and interactive()) as progress:
+        on_rows = on_epoch = None
+        if progress is not None:
+            n_total = min(source.n_rows, max_rows or source.n_rows)
+            if "sliced" in names or "linear" in names:
+                rows_task = progress.add_task("sliced + linear: rows", total=n_total)
+                on_rows = lambda done, total: progress.update(rows_task, completed=done)  # noqa: E731
+            tasks: dict[str, int] = {}
+
+            def on_epoch(name: str, epoch: int, max_epochs: int, val: float) -> None:
+                if name not in tasks:
+                    tasks[name] = progress.add_task(f"ρ* {name}: epochs", total=max_epochs)
+                progress.update(tasks[name], completed=epoch)
+
+        result = run_audit(source, config, policy, on_rows=on_rows, on_epoch=on_epoch)
+
+    input_info = {
+        "path": str(file),
+        "format": source.format,
+        "files": len(source.files),
+        "embedding": source.emb_desc,
+        "attrs_file": attrs,
+        "id_col": id_col,
+        "n_rows_read": source.n_rows_read,
+        "dropped_missing": source.dropped,
+        "subsampled_rows": result.subsampled_rows,
+        "device": config.device,
+    }
+    report = build_report(result, input_info=input_info)
+    if output is not None:
+        write_json_atomic(output, report, inputs=inputs)
+    if fmt == Format.json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        from infomin_cli.report import render_audit
+
+        render_audit(report)
+    if result.verdict == "fail":
+        raise typer.Exit(EXIT_CHECK_FAILED)

@@ -1,0 +1,152 @@
+"""Shared CLI pieces: loader options (reused by every command that reads embeddings),
+``--attr-kind`` parsing, and the error-handling wrapper that turns bad input into one line.
+
+Library errors name settings (``alpha``, ``permutations``); :func:`handles_input_errors`
+translates a :class:`~infomin_cli.errors.SettingError` into the flag's name.
+
+A command declares the loader options with the ``Annotated`` aliases below and turns them
+into :class:`~infomin_cli.io.LoadOptions` with :func:`load_options`::
+
+    @handles_input_errors
+    def audit(file: FileArg, emb_col: EmbColOpt = None, emb_cols: EmbColsOpt = None,
+              attrs: AttrsFileOpt = None, id_col: IdColOpt = None,
+              attr_kind: AttrKindOpt = None, strict: StrictOpt = False) -> None:
+        options = load_options(emb_col, emb_cols, attrs, id_col, attr_kind, strict)
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+import pyarrow as pa
+import typer
+
+from infomin_cli.attributes import KINDS
+from infomin_cli.cli.exit_codes import EXIT_INPUT_ERROR
+from infomin_cli.cli.state import STATE
+from infomin_cli.errors import InputError, SettingError
+from infomin_cli.io import LoadOptions
+
+FileArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="FILE",
+        help="Embeddings: a Parquet file, a directory or glob of Parquet shards, or .npy/.npz.",
+        show_default=False,
+    ),
+]
+EmbColOpt = Annotated[
+    str | None,
+    typer.Option("--emb-col", metavar="COLUMN",
+                 help="The list column holding the embedding (or the NPZ array name)."),
+]
+EmbColsOpt = Annotated[
+    str | None,
+    typer.Option("--emb-cols", metavar="GLOB",
+                 help="Build the embedding from numeric scalar columns matching GLOB, e.g. 'emb_*'."),
+]
+AttrsFileOpt = Annotated[
+    str | None,
+    typer.Option("--attrs", metavar="FILE",
+                 help="Attributes in a separate file (Parquet, CSV or NPY), aligned by row order "
+                      "or by --id-col."),
+]
+IdColOpt = Annotated[
+    str | None,
+    typer.Option("--id-col", metavar="COLUMN",
+                 help="Align --attrs to the embeddings by this key column (present in both)."),
+]
+AttrKindOpt = Annotated[
+    list[str] | None,
+    typer.Option("--attr-kind", metavar="NAME=KIND",
+                 help=f"Override an attribute's inferred kind ({', '.join(KINDS)}); repeatable."),
+]
+StrictOpt = Annotated[
+    bool,
+    typer.Option("--strict", help="Fail on missing attribute values instead of dropping rows."),
+]
+
+
+def parse_attr_kinds(items: list[str] | None) -> dict[str, str]:
+    """``["age=categorical", ...]`` -> ``{"age": "categorical"}``; InputError on bad syntax."""
+    kinds: dict[str, str] = {}
+    for item in items or []:
+        name, sep, kind = item.partition("=")
+        name, kind = name.strip(), kind.strip()
+        if not sep or not name or not kind or "=" in kind:
+            raise InputError(f"--attr-kind {item!r}: expected NAME=KIND, e.g. age=categorical")
+        if kind not in KINDS:
+            raise InputError(
+                f"--attr-kind {item!r}: unknown kind {kind!r} (choose {', '.join(KINDS)})"
+            )
+        if kinds.get(name, kind) != kind:
+            raise InputError(f"--attr-kind: {name!r} is given two kinds ({kinds[name]}, {kind})")
+        kinds[name] = kind
+    return kinds
+
+
+def load_options(emb_col: str | None = None, emb_cols: str | None = None,
+                 attrs: str | None = None, id_col: str | None = None,
+                 attr_kind: list[str] | None = None, strict: bool = False) -> LoadOptions:
+    """The shared loader options as :class:`LoadOptions` (validating ``--attr-kind``)."""
+    if emb_col and emb_cols:
+        raise InputError("give either --emb-col or --emb-cols, not both")
+    return LoadOptions(
+        emb_col=emb_col,
+        emb_cols=emb_cols,
+        attrs_file=attrs,
+        id_col=id_col,
+        attr_kinds=parse_attr_kinds(attr_kind),
+        strict=strict,
+    )
+
+
+def debug_enabled() -> bool:
+    """``infomin --debug ...`` (set by the root command)."""
+    return STATE.debug
+
+
+def flag(key: str) -> str:
+    """The command-line flag of a setting: ``rho_max_rows`` -> ``--rho-max-rows``."""
+    return "--" + key.replace("_", "-")
+
+
+def fail(message: str) -> None:
+    """Print ``error: <message>`` (one line) on stderr and exit with code 2."""
+    line = " ".join(str(message).split())
+    typer.echo(f"error: {line}", err=True)
+    raise typer.Exit(EXIT_INPUT_ERROR)
+
+
+F = TypeVar("F", bound=Callable)
+
+
+def handles_input_errors(fn: F) -> F:
+    """Decorate a command: bad input becomes one line on stderr and exit code 2.
+
+    Catches :class:`InputError` and, as a fallback, reading errors (``OSError``, pyarrow
+    errors) that the io layer did not already translate. Under ``infomin --debug`` the
+    exception propagates with its traceback.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SettingError as exc:
+            if debug_enabled():
+                raise
+            fail(f"{flag(exc.key)} {exc.problem}")
+        except InputError as exc:
+            if debug_enabled():
+                raise
+            fail(str(exc))
+        except (OSError, pa.ArrowException) as exc:
+            if debug_enabled():
+                raise
+            name = getattr(exc, "filename", None)
+            fail(f"{name}: {exc}" if name else f"cannot read input: {exc}")
+
+    return wrapper  # type: ignore[return-value]

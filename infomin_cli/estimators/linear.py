@@ -1,0 +1,262 @@
+"""Linear leakage: the top held-out canonical correlation between Z and T's design.
+
+::
+
+    X = standardise(Z)            all d columns (dead columns are zero)
+    Y = one-hot(T) minus its last column     binary / categorical
+      = standardise(T)                       continuous (n, 1) or multidim (n, k)
+    (w, v) = ridge CCA of (X, Y) on the fit rows,   rz = ridge * tr(Cxx) / d_live
+    ridge  = chosen from RIDGE_GRID by inner validation on the fit rows (default), or fixed
+             (:func:`infomin_cli.stats.cca.select_ridge`)
+    value  = clip(corr(X w, Y v) on the eval rows, 0, 1)
+
+For jointly Gaussian data this is the population canonical correlation (|corr| for 1-D T);
+it is what a linear probe can extract, and 0 after an exact linear eraser. The split,
+permutation p-value and bootstrap interval are those of the sliced estimator
+(:func:`infomin_cli.stats.heldout.heldout_evaluation`).
+
+Streaming: :class:`LinearAccumulator` keeps float64 sums of the fit rows (the d x d
+covariance, merged by addition) and the eval rows' standardised Z (float32, needed for the
+per-row bootstrap and permutations once w is known): memory ``8 d^2 + 4 n_eval d`` bytes; the
+eval split is capped (default ``max_eval_rows = clamp(2**26 // d, 10_000, 250_000)``, i.e.
+at most ~256 MiB of eval rows).
+The fit split is capped too (``max_fit_rows``, default 250,000: a seeded subset of the
+non-eval rows), which bounds the O(n d^2) covariance cost on very large inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from infomin_cli.attributes import Attribute
+from infomin_cli.estimators.result import Estimate
+from infomin_cli.stats.cca import RIDGE_GRID, ridge_cca, select_ridge
+from infomin_cli.stats.device import resolve_device, to_tensor
+from infomin_cli.stats.features import AttributeEncoder
+from infomin_cli.stats.heldout import heldout_evaluation
+from infomin_cli.stats.moments import CrossMoments
+from infomin_cli.stats.sampling import (
+    check_batch,
+    eval_probability,
+    fit_probability,
+    row_uniform,
+    sample_rows,
+    split_roles,
+)
+from infomin_cli.stats.standardize import DEFAULT_SAMPLE_ROWS, Standardizer
+
+MIN_SPLIT_ROWS = 10
+DEFAULT_MAX_FIT_ROWS = 250_000
+FALLBACK_RIDGE = 1e-3
+AUTO = -1  # max_eval_rows: the default cap for the dimension (default_max_eval_rows)
+
+
+def default_max_eval_rows(dim: int) -> int:
+    return int(min(max(2**26 // max(dim, 1), 10_000), 250_000))
+
+
+@dataclass(frozen=True)
+class LinearConfig:
+    """Settings of the linear estimator (the seed and device are arguments of the call).
+
+    ``ridge=None`` chooses the relative ridge from ``RIDGE_GRID`` by inner validation on the fit
+    rows; a number fixes it. ``max_eval_rows=-1`` is the default cap for the dimension.
+    """
+
+    fit_fraction: float = 0.5
+    ridge: float | None = None
+    permutations: int = 1000
+    bootstrap: int = 500
+    max_eval_rows: int | None = AUTO
+    max_fit_rows: int | None = DEFAULT_MAX_FIT_ROWS
+    batch_rows: int = 65536
+    calibration_rows: int = DEFAULT_SAMPLE_ROWS
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.fit_fraction <= 1.0:
+            raise ValueError("fit_fraction must be in (0, 1]")
+        if (self.ridge is not None and self.ridge < 0) or self.permutations < 0 or self.bootstrap < 0:
+            raise ValueError("ridge, permutations and bootstrap must be >= 0")
+        if self.batch_rows < 1:
+            raise ValueError("batch_rows must be >= 1")
+
+
+@dataclass(frozen=True, eq=False)
+class LinearResult(Estimate):
+    """Held-out top canonical correlation; ``w`` (d,) acts on standardised Z, ``v`` on Y."""
+
+    n_fit: int
+    in_sample: float  # ridge CCA on the fit rows (biased upward; diagnostics only)
+    ridge: float  # the relative ridge used for the final fit
+    ridge_method: str  # "inner-validation" (chosen from RIDGE_GRID) or "fixed"
+    permutations: int
+    bootstrap: int
+    device: str
+    w: np.ndarray
+    v: np.ndarray
+
+
+class LinearAccumulator:
+    """One-pass, mergeable accumulation for :func:`linear_dependence` (same protocol as
+    :class:`~infomin_cli.estimators.sliced.SlicedAccumulator`)."""
+
+    def __init__(
+        self,
+        dim: int,
+        attr_template: Attribute,
+        config: LinearConfig,
+        standardizer: Standardizer,
+        n_total: int,
+        *,
+        seed: int = 0,
+        device: str | torch.device = "auto",
+        t_standardizer: Standardizer | None = None,
+    ) -> None:
+        if standardizer.dim != dim:
+            raise ValueError(f"standardizer has {standardizer.dim} columns, embeddings {dim}")
+        cfg = config
+        self.dim, self.config, self.seed = dim, cfg, int(seed)
+        self.standardizer, self.n_total = standardizer, int(n_total)
+        self.device = resolve_device(device)
+        self.encoder = AttributeEncoder.for_linear(attr_template, seed, standardizer=t_standardizer)
+        self.q = self.encoder.width
+        max_eval = default_max_eval_rows(dim) if cfg.max_eval_rows == AUTO else cfg.max_eval_rows
+        self.p_eval = eval_probability(self.n_total, cfg.fit_fraction, max_eval)
+        # The d x d fit covariance costs O(n d^2): past max_fit_rows rows it is precise
+        # enough, so a seeded subset of the fit rows is used (disjoint from the eval rows).
+        self.p_fit = fit_probability(self.n_total, self.p_eval, cfg.max_fit_rows)
+        self._mean, self._scale = standardizer.torch_params(self.device)
+        # The fit rows in two halves (a seeded hash, like the splits): the ridge is chosen by
+        # fitting on one half and scoring on the other; the final fit uses both.
+        self.fit_halves = (CrossMoments(dim, self.q, self.device),
+                           CrossMoments(dim, self.q, self.device))
+        self._eval_rows: list[np.ndarray] = []
+        self._eval_x: list[torch.Tensor] = []
+        self._eval_y: list[torch.Tensor] = []
+
+    def update(
+        self, z_batch: np.ndarray | torch.Tensor, attr_batch_values: np.ndarray, row_offset: int
+    ) -> None:
+        """Add rows ``row_offset .. row_offset + len(z_batch) - 1``."""
+        b = check_batch(z_batch, self.dim, row_offset, self.n_total)
+        if b == 0:
+            return
+        t = np.asarray(attr_batch_values)
+        if t.shape[0] != b:
+            raise ValueError(f"attribute batch has {t.shape[0]} rows, embeddings {b}")
+        step = self.config.batch_rows
+        for s in range(0, b, step):
+            self._update_chunk(z_batch[s : s + step], t[s : s + step], row_offset + s)
+
+    def _update_chunk(self, z, t: np.ndarray, row_offset: int) -> None:
+        rows = np.arange(row_offset, row_offset + int(z.shape[0]), dtype=np.int64)
+        is_eval, is_fit = split_roles(rows, self.seed, self.p_eval, self.p_fit)
+        z = to_tensor(z, torch.float32, self.device)
+        if not bool(torch.isfinite(z).all()):
+            raise ValueError("embedding batch contains NaN or infinite values")
+        x = (z - self._mean) * self._scale
+        y = self.encoder(t, self.device)
+        if not bool(torch.isfinite(y).all()):
+            raise ValueError("attribute batch contains NaN or infinite values")
+        half = row_uniform(rows, self.seed ^ 0x5EED_F17) < 0.5
+        for moments, sel in zip(self.fit_halves, (is_fit & half, is_fit & ~half)):
+            fi = torch.as_tensor(np.flatnonzero(sel), device=self.device)
+            moments.update(x[fi], y[fi])
+        ev = np.flatnonzero(is_eval)
+        if len(ev):
+            ei = torch.as_tensor(ev, device=self.device)
+            self._eval_rows.append(rows[ev])
+            self._eval_x.append(x[ei].clone())
+            self._eval_y.append(y[ei].clone())
+
+    def merge(self, other: LinearAccumulator) -> LinearAccumulator:
+        """Add ``other``'s rows (same construction arguments, disjoint rows); returns self."""
+        if (other.dim != self.dim or other.n_total != self.n_total or other.seed != self.seed
+                or other.p_eval != self.p_eval or other.p_fit != self.p_fit):
+            raise ValueError("can only merge accumulators built with the same arguments")
+        for mine, theirs in zip(self.fit_halves, other.fit_halves):
+            mine.merge(theirs)
+        self._eval_rows.extend(other._eval_rows)
+        self._eval_x.extend(x.to(self.device) for x in other._eval_x)
+        self._eval_y.extend(y.to(self.device) for y in other._eval_y)
+        return self
+
+    @property
+    def n_fit(self) -> int:
+        return sum(m.n for m in self.fit_halves)
+
+    @property
+    def n_eval(self) -> int:
+        return int(sum(len(r) for r in self._eval_rows))
+
+    def result(self) -> LinearResult:
+        cfg = self.config
+        n_fit = self.n_fit
+        if n_fit < MIN_SPLIT_ROWS or self.n_eval < MIN_SPLIT_ROWS:
+            raise ValueError(
+                f"too few rows for a held-out estimate (fit {n_fit}, eval {self.n_eval})"
+            )
+        d_live = max(int((~self.standardizer.dead).sum()), 1)
+        if cfg.ridge is not None:
+            ridge, method = cfg.ridge, "fixed"
+        elif min(m.n for m in self.fit_halves) < MIN_SPLIT_ROWS:
+            ridge, method = FALLBACK_RIDGE, "fixed"
+        else:
+            ridge, method = select_ridge(*self.fit_halves, d_live, RIDGE_GRID), "inner-validation"
+        both = CrossMoments(self.dim, self.q, self.device)
+        for m in self.fit_halves:
+            both.merge(m)
+        sol = ridge_cca(both, ridge, d_live)
+        rows = np.concatenate(self._eval_rows)
+        order = torch.as_tensor(np.argsort(rows, kind="stable"), device=self.device)
+        x = torch.cat(self._eval_x)[order]
+        y = torch.cat(self._eval_y)[order]
+        step = cfg.batch_rows
+        p = torch.cat([x[s : s + step].to(torch.float64) @ sol.w for s in range(0, x.shape[0], step)])
+        q = y.to(torch.float64) @ sol.v
+        ho = heldout_evaluation(
+            p, q, permutations=cfg.permutations, bootstrap=cfg.bootstrap, seed=self.seed
+        )
+        return LinearResult(
+            **ho.summary(),
+            n_eval=self.n_eval,
+            n_fit=n_fit,
+            in_sample=float(sol.corr),
+            ridge=ridge,
+            ridge_method=method,
+            permutations=cfg.permutations,
+            bootstrap=cfg.bootstrap,
+            device=str(self.device),
+            w=sol.w.cpu().numpy(),
+            v=sol.v.cpu().numpy(),
+        )
+
+
+def linear_dependence(
+    Z: np.ndarray,
+    attr: Attribute,
+    config: LinearConfig = LinearConfig(),
+    *,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    standardizer: Standardizer | None = None,
+) -> LinearResult:
+    """Held-out linear leakage of in-memory data (fed in chunks through
+    :class:`LinearAccumulator`)."""
+    Z = np.asarray(Z) if not isinstance(Z, torch.Tensor) else Z
+    if Z.ndim != 2:
+        raise ValueError("embeddings must be a 2-D array (n, d)")
+    n, d = Z.shape
+    if len(attr) != n:
+        raise ValueError(f"attribute has {len(attr)} rows, embeddings {n}")
+    idx = sample_rows(n, config.calibration_rows, seed)
+    if standardizer is None:
+        standardizer = Standardizer.fit(np.asarray(Z[idx]), seed=seed)
+    acc = LinearAccumulator(d, attr.take(idx), config, standardizer, n, seed=seed, device=device)
+    step = config.batch_rows
+    for s in range(0, n, step):
+        acc.update(Z[s : s + step], attr.values[s : s + step], s)
+    return acc.result()

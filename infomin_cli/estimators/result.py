@@ -1,0 +1,26 @@
+"""The fields every estimate shares, so results can be compared and reported alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, eq=False)
+class Estimate:
+    """A held-out dependence estimate.
+
+    ``value``: the estimate in [0, 1] (the held-out correlation, clipped); ``corr``: the same,
+    signed and unclipped; ``p_value``: permutation p-value (None when not computed);
+    ``null_mean`` / ``null_q95``: mean and 95th percentile of the (clipped) permutation null --
+    the noise floor a value should be read against; ``ci``: bootstrap interval of ``value`` and
+    ``ci_method`` what it resamples; ``n_eval``: the held-out rows the value is measured on.
+    """
+
+    value: float
+    corr: float
+    p_value: float | None
+    null_mean: float | None
+    null_q95: float | None
+    ci: tuple[float, float] | None
+    ci_method: str | None
+    n_eval: int

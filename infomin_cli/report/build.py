@@ -1,0 +1,85 @@
+"""The machine-readable audit report (a plain dict, JSON-ready) built from typed results.
+
+Schema (fields other tools may rely on; more may be added):
+``{"infomin_version", "input": {...}, "n_rows", "dim", "seed", "verdict",
+   "thresholds": {"alpha", "fail_above"}, "estimators": [...],
+   "attributes": {NAME: {"kind", "n_classes"?, "verdict", "reasons",
+       "sliced": {"value", "p_value", "null_mean", "null_q95", "ci", "aggregation",
+                  "slices", "order", "permutations", ...},
+       "linear": {"value", "ci", ...},
+       "rho_star": {"value", "ci", "n_train", "n_test", "device", "epochs", ...}}}}``
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+import numpy as np
+
+from infomin_cli import __version__
+
+
+def _plain(x: Any) -> Any:
+    """Numbers, tuples and arrays to JSON-friendly values (NaN -> None)."""
+    if isinstance(x, (bool, str)) or x is None:
+        return x
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        return None if math.isnan(x) or math.isinf(x) else x
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, np.ndarray) and x.size <= 16:
+        return [_plain(v) for v in x.tolist()]
+    return str(x)
+
+
+def result_fields(result: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The scalar fields of a result dataclass (fitted arrays and nested fits are left out)."""
+    out: dict[str, Any] = {}
+    if not is_dataclass(result):
+        return out
+    for f in fields(result):
+        if f.name in skip or f.name.startswith("_"):
+            continue
+        v = getattr(result, f.name)
+        if is_dataclass(v) or isinstance(v, np.ndarray):  # fitted weights stay in the library
+            continue
+        if hasattr(v, "shape") and not isinstance(v, np.ndarray):  # torch tensors
+            continue
+        out[f.name] = _plain(v)
+    return out
+
+
+def build_report(audit: Any, *, input_info: dict[str, Any]) -> dict[str, Any]:
+    """``audit`` is an :class:`infomin_cli.pipeline.audit.AuditResult`."""
+    attrs: dict[str, Any] = {}
+    for name, a in audit.attributes.items():
+        entry: dict[str, Any] = {"kind": a.kind}
+        if a.n_classes is not None:
+            entry["n_classes"] = a.n_classes
+        entry["verdict"] = a.verdict
+        entry["reasons"] = list(a.reasons)
+        if a.sliced is not None:
+            entry["sliced"] = result_fields(a.sliced)
+        if a.linear is not None:
+            entry["linear"] = result_fields(a.linear)
+        if a.rho is not None:
+            entry["rho_star"] = result_fields(a.rho)
+        attrs[name] = entry
+    return {
+        "infomin_version": __version__,
+        "input": _plain(input_info),
+        "n_rows": audit.n_rows,
+        "dim": audit.dim,
+        "seed": audit.seed,
+        "verdict": audit.verdict,
+        "thresholds": audit.policy.to_json(),
+        "estimators": list(audit.estimators),
+        "attributes": attrs,
+    }

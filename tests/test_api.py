@@ -1,0 +1,215 @@
+"""The library's public surface and its layering: what users import, and what may import what."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+import infomin_cli as im
+
+PKG = Path(im.__file__).resolve().parent
+
+
+def test_all_is_importable_and_complete():
+    for name in im.__all__:
+        assert hasattr(im, name), name
+    for name in ("sliced_dependence", "linear_dependence", "rho_star", "run_audit",
+                 "SlicedConfig", "LinearConfig", "RhoConfig", "Policy", "InMemorySource"):
+        assert name in im.__all__
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+            out |= {f"{node.module}.{a.name}" for a in node.names}
+    return out
+
+
+@pytest.mark.parametrize("layer", ["stats", "estimators", "pipeline", "io", "report"])
+def test_library_layers_know_nothing_of_the_cli(layer):
+    for path in (PKG / layer).glob("*.py"):
+        imports = _imports(path)
+        assert not any(m == "typer" or m.startswith(("typer.", "infomin_cli.cli"))
+                       for m in imports), path
+        text = path.read_text()
+        assert "exit_code" not in text and "sys.exit" not in text, path
+
+
+def test_estimators_do_not_import_each_other_or_raise_input_error():
+    names = ("sliced", "linear", "rho")
+    for name in names:
+        imports = _imports(PKG / "estimators" / f"{name}.py")
+        for other in names:
+            if other != name:
+                assert not any(m.startswith(f"infomin_cli.estimators.{other}") for m in imports)
+        assert "infomin_cli.errors.InputError" not in imports
+
+
+def test_stats_core_does_not_import_estimators():
+    for path in (PKG / "stats").glob("*.py"):
+        assert not any(m.startswith(("infomin_cli.estimators", "infomin_cli.pipeline"))
+                       for m in _imports(path)), path
+
+
+def test_results_share_the_compared_fields():
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((400, 4))
+    t = im.Attribute.continuous("t", z[:, 0] + rng.standard_normal(400))
+    results = [
+        im.sliced_dependence(z, t, im.SlicedConfig(slices=8, permutations=99, bootstrap=20)),
+        im.linear_dependence(z, t, im.LinearConfig(permutations=99, bootstrap=20)),
+    ]
+    for r in results:
+        assert isinstance(r, im.Estimate)
+        for field in ("value", "ci", "p_value", "null_q95", "n_eval", "corr"):
+            assert hasattr(r, field)
+        assert 0 < r.p_value <= 1 and r.n_eval > 0
+
+
+def test_one_seed_one_calibration_sample_library_and_audit():
+    """``sliced_dependence`` and the audit draw the same calibration rows for one seed, so a
+    subsampled standardiser gives the same SI either way."""
+    rng = np.random.default_rng(1)
+    n = 3000
+    z = rng.standard_normal((n, 5)) * np.array([1, 2, 3, 4, 50.0])
+    z[:, 4] += 1e3
+    t = im.Attribute.continuous("t", z[:, 0] ** 2 + rng.standard_normal(n))
+    cfg = im.SlicedConfig(slices=10, permutations=99, bootstrap=0, calibration_rows=400)
+    lib = im.sliced_dependence(z, t, cfg, seed=7)
+    audit = im.run_audit(
+        im.InMemorySource(z, {"t": t}),
+        im.AuditConfig(estimators=("sliced",), sliced=cfg, seed=7, calibration_rows=400),
+        im.Policy(alpha=0),
+    ).attributes["t"].sliced
+    assert audit.value == pytest.approx(lib.value, abs=1e-9)
+    assert audit.p_value == lib.p_value
+
+
+def test_slice_features_are_differentiable_and_match_the_fit():
+    """The featurisers carry gradients (for a debias loss) and reproduce the audit's p."""
+    rng = np.random.default_rng(2)
+    z = rng.standard_normal((600, 6))
+    attr = im.Attribute.categorical("c", (z[:, 1] > 0).astype(int))
+    r = im.sliced_dependence(z, attr, im.SlicedConfig(slices=12, permutations=0, bootstrap=0))
+    x = torch.as_tensor(r.fit.standardizer.transform(z), dtype=torch.float64).requires_grad_()
+    p = r.fit.project_z(x)
+    p.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    # central difference on one entry
+    eps = 1e-6
+    xp, xm = x.detach().clone(), x.detach().clone()
+    xp[0, 1] += eps
+    xm[0, 1] -= eps
+    fd = (r.fit.project_z(xp).sum() - r.fit.project_z(xm).sum()) / (2 * eps)
+    assert float(x.grad[0, 1]) == pytest.approx(float(fd), rel=1e-5, abs=1e-8)
+
+
+def test_attribute_encoder_one_hot_is_exact_and_shared():
+    a = im.Attribute.categorical("c", np.array(["x", "y", "z", "x"]))
+    enc = im.AttributeEncoder.for_linear(a, seed=0)
+    assert enc.blocks == (1, 2)
+    np.testing.assert_array_equal(enc(a.values).numpy(), [[1, 0], [0, 1], [0, 0], [1, 0]])
+    assert im.AttributeEncoder.for_sliced(a, 10, 3, 0).width == 2  # discrete T is not sliced
+
+
+def test_audit_settings_validate_in_one_place():
+    config, policy = im.audit_settings({"permutations": 400, "seed": 3, "fail_above": ["rho=0.3"]})
+    assert config.seed == 3 and config.sliced.permutations == config.linear.permutations == 400
+    assert policy.fail_above == {"rho": 0.3}
+    with pytest.raises(im.SettingError, match="did you mean 'permutations'") as e:
+        im.audit_settings({"permutation": 10})
+    assert e.value.key == "permutation"
+    with pytest.raises(im.SettingError) as e:
+        im.audit_settings({"permutations": 150})  # 1/151 >= 0.01/2: no attribute could fail
+    assert e.value.key == "permutations" and "could ever fail" in e.value.problem
+    with pytest.raises(im.SettingError) as e:
+        im.audit_settings({"estimators": "sliced", "fail_above": {"rho": 0.2}})
+    assert e.value.key == "fail_above"
+    assert policy.rules(config.estimators) == ["fail when SI p or linear p < 0.01/2",
+                                               "fail when rho > 0.3"]
+
+
+def test_in_memory_source_checks_shapes():
+    with pytest.raises(ValueError, match="2-D"):
+        im.InMemorySource(np.zeros(5), {})
+    with pytest.raises(ValueError, match="rows"):
+        im.InMemorySource(np.zeros((5, 2)), {"a": im.Attribute.continuous("a", np.zeros(4))})
+
+
+def test_writers_are_atomic_keep_columns_and_refuse_inputs(tmp_path):
+    from infomin_cli.io import with_embedding, write_npy_atomic, write_parquet_atomic
+
+    src = tmp_path / "in.parquet"
+    emb = np.arange(12, dtype=np.float32).reshape(4, 3)
+    table = pa.table({"id": [1, 2, 3, 4], "emb": pa.FixedSizeListArray.from_arrays(
+        pa.array(emb.reshape(-1)), 3), "g": ["a", "b", "a", "b"]})
+    pq.write_table(table, src)
+    new = emb[:, :2] * 2
+    out = tmp_path / "out.parquet"
+    write_parquet_atomic(out, with_embedding(pq.read_table(src), new, "emb"), inputs=(src,))
+    back = pq.read_table(out)
+    assert back.column_names == ["id", "emb", "g"]
+    np.testing.assert_array_equal(np.stack(back.column("emb").to_pylist()), new)
+    beside = with_embedding(table, new, "emb", out_col="emb_clean")
+    assert beside.column_names == ["id", "emb", "g", "emb_clean"]
+    with pytest.raises(im.InputError, match="overwrite"):
+        write_parquet_atomic(src, table, inputs=(src,))
+    assert pq.read_table(src).equals(table)
+    npy = tmp_path / "e.npy"
+    write_npy_atomic(npy, new)
+    np.testing.assert_array_equal(np.load(npy, allow_pickle=False), new)
+    with pytest.raises(ValueError):
+        write_npy_atomic(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.npy", "in.parquet", "out.parquet"]
+
+
+def test_failed_write_leaves_no_file(tmp_path):
+    from infomin_cli.io.writers import atomic_file
+
+    target = tmp_path / "r.json"
+    with pytest.raises(RuntimeError), atomic_file(target) as fh:
+        fh.write(b"{partial")
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_report_of_an_in_memory_audit_is_json():
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((500, 3))
+    res = im.audit_arrays(z, [im.Attribute.categorical("g", (z[:, 0] > 0).astype(int))],
+                          im.AuditConfig(estimators=("linear",)), im.Policy(alpha=0.05))
+    rep = im.build_report(res, input_info={"path": "<memory>"})
+    assert json.loads(json.dumps(rep))["attributes"]["g"]["verdict"] == "fail"
+
+
+def test_modules_import_standalone():
+    for mod in ("infomin_cli.stats.cca", "infomin_cli.estimators.rho", "infomin_cli.io.writers",
+                "infomin_cli.pipeline.config", "infomin_cli.report.build"):
+        importlib.import_module(mod)
+
+
+def test_readme_library_example_runs(monkeypatch):
+    """README's library section is code users copy: it must run as written."""
+    import re
+
+    root = PKG.parent
+    text = (root / "README.md").read_text()
+    block = re.search(r"## Library use.*?```python\n(.*?)```", text, re.S)
+    assert block, "README.md has no python block under 'Library use'"
+    monkeypatch.chdir(root)
+    namespace: dict = {"print": lambda *a, **k: None}
+    exec(compile(block.group(1), "README.md", "exec"), namespace)
+    assert namespace["result"].verdict == "fail"  # the shipped sample leaks sex
