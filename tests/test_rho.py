@@ -17,7 +17,7 @@ import rho_oracles as oracle
 import torch
 
 from infomin_cli.attributes import Attribute
-from infomin_cli.estimators.rho import OBJECTIVE, RhoConfig, RhoResult, _robust_scale, rho_star
+from infomin_cli.estimators.rho import OBJECTIVE, RhoConfig, RhoResult, _scaling, rho_star
 
 N = 20_000
 D = 16
@@ -160,7 +160,7 @@ def test_deterministic_for_a_seed_and_leaves_global_rng_alone():
     assert a == b
     assert torch.equal(before, after)
     c = rho_star(z, t, RhoConfig(max_epochs=15, bootstrap=200), seed=1)
-    assert c.raw != a.raw
+    assert c.corr != a.corr
 
 
 def test_cpu_and_auto_agree_here():
@@ -192,7 +192,7 @@ def test_result_fields_and_progress():
     assert 1 <= r.best_epoch <= r.epochs
     assert r.val_best == pytest.approx(max(v for _, _, v in seen))
     assert 0.0 <= r.ci[0] <= r.value <= r.ci[1] <= 1.0
-    assert r.value == min(max(r.raw, 0.0), 1.0)
+    assert r.value == min(max(r.corr, 0.0), 1.0)
     assert rho_star(z, t, RhoConfig(max_epochs=3, bootstrap=0)).ci is None
 
 
@@ -200,7 +200,7 @@ def test_robust_standardiser_dead_and_tiny_columns():
     rng = np.random.default_rng(0)
     x = np.column_stack([rng.standard_normal(500), 3 * rng.standard_normal(500),
                          np.full(500, 7.0), 1e-9 * rng.standard_normal(500)])
-    mean, scale = _robust_scale(x, 1e-2)
+    mean, scale = _scaling(x, 1e-2)
     assert scale[2] == 0.0  # dead column zeroed
     assert np.all(np.abs((x[:, 3] - mean[3]) * scale[3]) < 1e-5)  # tiny column not blown up
     assert np.std((x[:, 1] - mean[1]) * scale[1]) == pytest.approx(1.0)
@@ -220,7 +220,7 @@ def test_discrete_single_class_in_batch_is_finite():
     c = (rng.random(3000) < 0.02).astype(np.int64)
     z = rng.standard_normal((3000, 4)) + 2.0 * c[:, None]
     r = rho_star(z, Attribute.categorical("rare", c), RhoConfig(batch_size=64, bootstrap=0))
-    assert math.isfinite(r.raw) and r.value > 0.3
+    assert math.isfinite(r.corr) and r.value > 0.3
 
 
 def test_input_errors():
@@ -261,3 +261,23 @@ def test_linear_start_reaches_the_linear_answer_without_training():
     rho = rho_star(zc, attr, RhoConfig(max_epochs=1, patience=1))
     se = 1 / math.sqrt(rho.n_test)
     assert rho.value >= lin.value - 3 * se, (rho.value, lin.value)
+
+
+def test_permutation_test_of_the_frozen_networks():
+    """p-values of the test-row permutation test are uniform under independence (KS) and
+    reach 1/(B+1) on a strong dependence; null_q95 is the noise floor of value."""
+    from scipy import stats
+
+    cfg = RhoConfig(hidden=16, layers=1, max_epochs=3, bootstrap=0, permutations=199)
+    pvals, floors = [], []
+    for s in range(40):
+        rng = np.random.default_rng(500 + s)
+        z = rng.standard_normal((300, 3))
+        r = rho_star(z, Attribute.continuous("t", rng.standard_normal(300)), cfg, seed=s)
+        pvals.append(r.p_value)
+        floors.append(r.null_q95)
+    assert stats.kstest(pvals, "uniform").pvalue > 0.001
+    assert 0.02 < np.median(floors) < 0.25  # ~1.645/sqrt(60 test rows) = 0.21 at most
+    z, t = _gaussian(0.8, n=600, d=4, seed=12)
+    strong = rho_star(z, t, cfg)
+    assert strong.p_value == pytest.approx(1 / 200) and strong.value > strong.null_q95

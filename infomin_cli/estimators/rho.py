@@ -7,10 +7,11 @@ How :func:`rho_star` estimates it
 ---------------------------------
 * **Rows.** At most ``max_rows`` rows are used (seeded subsample, reported as ``n_used``). They
   are shuffled with the seed and split train / validation / test (60/20/20 by default).
-* **Standardisation** is fitted on the train rows only and applied to every row. Z uses a
-  *robust* standardiser: each column's std is floored at ``std_floor`` times the median column
-  std, so near-constant columns (numerical noise) are not blown up to unit variance, and
-  columns that are exactly constant on the train rows are zeroed.
+* **Standardisation** is fitted on the train rows only and applied to every row: the shared
+  :class:`~infomin_cli.stats.standardize.Standardizer` with ``std_floor``: each column's std is
+  floored at ``std_floor`` times the median column std, so near-constant columns (numerical
+  noise) are not blown up to unit variance, and columns exactly constant on the train rows are
+  zeroed.
 * **Networks.** ``h(Z)`` is a small MLP (3 SiLU layers of 128, dropout 0.2 by default) plus a
   linear skip, so the linear solution, optimal for Gaussian data, is learnt in a few steps and
   is not touched by dropout. Dropout and the third layer were chosen on the nonlinear test
@@ -33,14 +34,21 @@ How :func:`rho_star` estimates it
   epoch); the weights of the best validation epoch are restored.
 * **Reported value** = correlation of ``h`` and ``g`` on the held-out *test* rows, which were
   used neither for fitting nor for early stopping (the best value of a validation curve is
-  optimistic: it is a maximum over epochs of noisy numbers). ``raw`` keeps the signed number;
-  ``value`` clips it to [0, 1]. The expectation of ``raw`` is at most rho* (a fixed pair h, g can
-  not beat the supremum); it falls short by whatever the networks failed to learn.
+  optimistic: it is a maximum over epochs of noisy numbers). ``corr`` keeps the signed number;
+  ``value`` clips it to [0, 1]. The expectation of ``corr`` is at most rho* (a fixed pair h, g
+  can not beat the supremum); it falls short by whatever the networks failed to learn.
+* **Test of independence**: with h and g frozen, g(T) is permuted against h(Z) on the test rows
+  (``permutations`` times). The test rows took no part in training or early stopping, so under
+  independence the test pairs are exchangeable given the networks: an exact permutation test,
+  nearly free (``p_value``, and ``null_q95``, the noise floor of ``value`` at this many rows).
 * **Interval**: seeded percentile bootstrap over the test rows, with h and g fixed. It covers
-  the test-sampling noise of the reported number, not the variability of training.
+  the test-sampling noise of the reported number, not the variability of training. The test and
+  the interval are :func:`~infomin_cli.stats.heldout.heldout_evaluation`, shared with SI and
+  linear.
 
 Determinism: for a given seed, data and device the result is reproducible on CPU. The seed
-drives the subsample, the split, the initial weights (the global torch RNG state is saved
+drives the subsample (:func:`~infomin_cli.stats.sampling.sample_rows`), the split, the initial
+weights (the global torch RNG state is saved
 and restored around initialisation, so callers are not disturbed), a ``torch.Generator``
 for the batch order, and the bootstrap. Nothing here prints; pass ``progress`` to observe
 training.
@@ -49,7 +57,6 @@ training.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -58,10 +65,14 @@ import torch
 from torch import nn
 
 from infomin_cli.attributes import DISCRETE_KINDS, Attribute
+from infomin_cli.estimators.result import Estimate
 from infomin_cli.stats.cca import ridge_cca, select_ridge
 from infomin_cli.stats.device import resolve_device
 from infomin_cli.stats.features import one_hot
+from infomin_cli.stats.heldout import heldout_evaluation, pearson
 from infomin_cli.stats.moments import CrossMoments
+from infomin_cli.stats.sampling import sample_rows
+from infomin_cli.stats.standardize import Standardizer
 
 __all__ = ["OBJECTIVE", "RhoConfig", "RhoResult", "rho_star"]
 
@@ -94,6 +105,7 @@ class RhoConfig:
     max_rows: int | None = 50_000
     val_frac: float = 0.2
     test_frac: float = 0.2
+    permutations: int = 1000
     bootstrap: int = 1000
     ci_level: float = 0.95
     std_floor: float = 1e-2
@@ -118,24 +130,22 @@ class RhoConfig:
              and self.val_frac + self.test_frac < 0.9,
              f"bad split fractions val={self.val_frac} test={self.test_frac}")
         need(self.bootstrap >= 0, f"bootstrap must be >= 0, got {self.bootstrap}")
+        need(self.permutations >= 0, f"permutations must be >= 0, got {self.permutations}")
         need(0 < self.ci_level < 1, f"ci_level must be in (0, 1), got {self.ci_level}")
         need(0 <= self.std_floor < 1, f"std_floor must be in [0, 1), got {self.std_floor}")
 
 
 @dataclass(frozen=True)
-class RhoResult:
-    """Outcome of :func:`rho_star`.
+class RhoResult(Estimate):
+    """Outcome of :func:`rho_star` (the shared fields are those of
+    :class:`~infomin_cli.estimators.result.Estimate`, measured on the test rows: ``n_eval`` =
+    ``n_test``; ``p_value`` is the permutation test of h(Z) against g(T)).
 
-    ``value``: test-split correlation clipped to [0, 1]; ``raw``: the same, signed, unclipped;
-    ``ci``: bootstrap percentile interval of ``value`` (None when ``bootstrap=0``);
     ``n_rows``: rows given; ``n_used``: rows after ``max_rows``;
-    ``epochs``: epochs trained; ``best_epoch``: 1-based epoch whose weights were kept;
-    ``val_best``: validation correlation at that epoch (optimistic, for diagnostics only).
+    ``epochs``: epochs trained; ``best_epoch``: 1-based epoch whose weights were kept (0: the
+    linear start); ``val_best``: validation correlation at that epoch (optimistic, diagnostics).
     """
 
-    value: float
-    raw: float
-    ci: tuple[float, float] | None
     n_train: int
     n_val: int
     n_test: int
@@ -146,6 +156,8 @@ class RhoResult:
     epochs: int
     best_epoch: int
     val_best: float
+    permutations: int
+    bootstrap: int
     objective: str = OBJECTIVE
 
 
@@ -241,51 +253,12 @@ def _linear_start(h: nn.Module, g: nn.Module, z: np.ndarray, t: np.ndarray, disc
 
 
 
-def _robust_scale(x: np.ndarray, floor_rel: float) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and multipliers ``1/max(std, floor_rel * median std)``; 0 for dead columns."""
-    mean = x.mean(axis=0, dtype=np.float64)
-    std = x.std(axis=0, dtype=np.float64)
-    live = std > 0
-    if not live.any():
-        return mean, np.zeros_like(std)
-    floor = floor_rel * float(np.median(std[live]))
-    scale = np.where(live, 1.0 / np.maximum(std, max(floor, 1e-300)), 0.0)
-    return mean, scale
-
-
 def _batch_corr(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     a = a.float()
     b = b.float()
     a = (a - a.mean()) / torch.sqrt(a.var(unbiased=False) + eps)
     b = (b - b.mean()) / torch.sqrt(b.var(unbiased=False) + eps)
     return (a * b).mean()
-
-
-def _corr_np(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    den = math.sqrt(float(a @ a) * float(b @ b))
-    return float(a @ b) / den if den > 0 else 0.0
-
-
-def _bootstrap_ci(a: np.ndarray, b: np.ndarray, reps: int, level: float,
-                  rng: np.random.Generator) -> tuple[float, float]:
-    n = len(a)
-    stats = np.empty(reps)
-    chunk = max(1, 4_000_000 // max(n, 1))
-    for start in range(0, reps, chunk):
-        k = min(chunk, reps - start)
-        idx = rng.integers(0, n, size=(k, n))
-        x, y = a[idx], b[idx]
-        x = x - x.mean(axis=1, keepdims=True)
-        y = y - y.mean(axis=1, keepdims=True)
-        den = np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = np.where(den > 0, (x * y).sum(axis=1) / np.where(den > 0, den, 1.0), 0.0)
-        stats[start:start + k] = r
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(np.clip(stats, 0.0, 1.0), [alpha, 1.0 - alpha])
-    return float(lo), float(hi)
 
 
 def _as_numpy(z: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -328,14 +301,11 @@ def rho_star(
     if n_rows < 50:
         raise ValueError(f"rho*: need at least 50 rows, got {n_rows}")
     device = resolve_device(device)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # the order of the rows (their split)
 
     # --- subsample, split (seeded, shuffled)
     subsampled = cfg.max_rows is not None and n_rows > cfg.max_rows
-    if subsampled:
-        rows = np.sort(rng.choice(n_rows, size=cfg.max_rows, replace=False))
-    else:
-        rows = np.arange(n_rows)
+    rows = sample_rows(n_rows, cfg.max_rows, seed) if subsampled else np.arange(n_rows)
     n_used = len(rows)
     rows = rows[rng.permutation(n_used)]
     n_test = max(10, round(cfg.test_frac * n_used))
@@ -357,7 +327,7 @@ def rho_star(
     p_va = slice(n_train, n_train + n_val)
     p_te = slice(n_train + n_val, n_used)
 
-    z_shift, z_scale = _robust_scale(z[p_tr], cfg.std_floor)
+    z_shift, z_scale = _scaling(z[p_tr], cfg.std_floor)
     if not (z_scale > 0).any():
         raise ValueError("rho*: the embeddings are constant on the training rows")
     if discrete:
@@ -365,7 +335,7 @@ def rho_star(
             raise ValueError(f"rho*: attribute {attr.name!r} has a single class on the "
                              "training rows")
     else:
-        t_shift, t_scale = _robust_scale(t_vals[p_tr], cfg.std_floor)
+        t_shift, t_scale = _scaling(t_vals[p_tr], cfg.std_floor)
         if not (t_scale > 0).any():
             raise ValueError(f"rho*: attribute {attr.name!r} is constant on the training rows")
 
@@ -407,7 +377,7 @@ def rho_star(
             idx = idx.to(device)
             return z_t[idx], t_t[idx]
 
-        def outputs(part: slice) -> tuple[np.ndarray, np.ndarray]:
+        def outputs(part: slice) -> tuple[torch.Tensor, torch.Tensor]:
             h.eval()
             g.eval()
             hs, gs = [], []
@@ -416,8 +386,7 @@ def rho_star(
                     zb, tb = fetch(torch.arange(s, min(s + _EVAL_CHUNK, part.stop)))
                     hs.append(h(zb).float().cpu())
                     gs.append(g(tb).float().cpu())
-            return (torch.cat(hs).numpy().astype(np.float64),
-                    torch.cat(gs).numpy().astype(np.float64))
+            return torch.cat(hs).double(), torch.cat(gs).double()
 
         # An epoch has at least 4 steps; batches are equal-sized chunks of a seeded permutation.
         batch = max(min(cfg.batch_size, n_train // 4), min(64, n_train))
@@ -425,7 +394,7 @@ def rho_star(
         gen = torch.Generator().manual_seed(seed)
 
         # Epoch 0 is the linear start: training is kept only where it beats it on validation.
-        best_val = _corr_np(*outputs(p_va))
+        best_val = pearson(*outputs(p_va))
         best_state = (copy.deepcopy(h.state_dict()), copy.deepcopy(g.state_dict()))
         best_epoch = 0
         epochs = 0
@@ -442,7 +411,7 @@ def rho_star(
                 loss.backward()
                 opt.step()
             epochs = epoch
-            val = _corr_np(*outputs(p_va))
+            val = pearson(*outputs(p_va))
             if progress is not None:
                 progress(epoch, cfg.max_epochs, val)
             if val > best_val + 1e-4:
@@ -453,14 +422,15 @@ def rho_star(
         h.load_state_dict(best_state[0])
         g.load_state_dict(best_state[1])
 
-    # --- held-out test value and bootstrap interval
+    # --- held-out test value, permutation test and bootstrap interval (h and g frozen)
     hv, gv = outputs(p_te)
-    raw = _corr_np(hv, gv)
-    ci = (_bootstrap_ci(hv, gv, cfg.bootstrap, cfg.ci_level, rng) if cfg.bootstrap else None)
+    ho = heldout_evaluation(hv, gv, permutations=cfg.permutations, bootstrap=cfg.bootstrap,
+                            seed=seed, level=cfg.ci_level)
+    summary = ho.summary()
+    summary["ci_method"] = "bootstrap-test-rows" if ho.ci is not None else None
     return RhoResult(
-        value=float(min(max(raw, 0.0), 1.0)),
-        raw=float(raw),
-        ci=ci,
+        **summary,
+        n_eval=n_test,
         n_train=n_train,
         n_val=n_val,
         n_test=n_test,
@@ -471,4 +441,13 @@ def rho_star(
         epochs=epochs,
         best_epoch=best_epoch,
         val_best=float(best_val),
+        permutations=cfg.permutations,
+        bootstrap=cfg.bootstrap,
     )
+
+
+def _scaling(x: np.ndarray, std_floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, scale)`` of the shared standardiser on the train rows (floored stds, exactly
+    constant columns zeroed)."""
+    st = Standardizer.fit(x, dead_tol=0.0, keep_rows=0, std_floor=std_floor)
+    return st.mean, st.scale

@@ -99,6 +99,7 @@ def heldout_evaluation(
     permutations: int = 1000,
     bootstrap: int = 500,
     seed: int = 0,
+    level: float = 0.95,
     chunk_elems: int = 1 << 23,
 ) -> HeldOut:
     """Correlation of fixed projections on eval rows, its permutation null and bootstrap CI.
@@ -128,7 +129,9 @@ def heldout_evaluation(
         null_mean = float(nc.mean())
         null_q95 = float(torch.quantile(nc, 0.95))
 
-    ci = bootstrap_ci(p, q, bootstrap, seed=seed * 2 + 2, chunk_elems=chunk_elems) if bootstrap > 0 else None
+    ci = None
+    if bootstrap > 0:
+        ci = bootstrap_ci(p, q, bootstrap, seed=seed * 2 + 2, level=level, chunk_elems=chunk_elems)
     return HeldOut(
         value,
         r_obs,
