@@ -7,6 +7,7 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,6 +66,21 @@ def machine_info() -> dict:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
+
+
+def git_state(repo: Path, paths: tuple[str, ...] = ()) -> dict:
+    """Commit of ``repo`` and the files under ``paths`` that differ from it (read-only git).
+
+    A benchmark of a library under edit must say which code it measured: ``dirty`` lists the
+    uncommitted changes (``git status --porcelain``) the run included."""
+    def git(*a):
+        return subprocess.run(["git", "-C", str(repo), *a], capture_output=True, text=True,
+                              timeout=30).stdout.strip()
+    try:
+        return {"commit": git("rev-parse", "HEAD") or None,
+                "dirty": [ln for ln in git("status", "--porcelain", "--", *paths).splitlines()]}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
 
 
 def _mem_total_gib() -> float | None:

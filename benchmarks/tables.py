@@ -58,23 +58,26 @@ def power() -> None:
     p = load("power_vs_peers")
     if not p:
         return
-    from power_vs_peers import METHODS, RELATIONS, SHORT, TIME_METHODS
+    from power_vs_peers import SHORT, TIME_METHODS, power_rows
 
     cfg = p["config"]
     if p.get("power"):
-        cells = p["power"]
-        ns = sorted({c["n"] for c in cells})
-        rows = []
-        for rel in RELATIONS:
-            for n in ns:
-                got = {c["method"]: c["power"] for c in cells
-                       if c["relation"] == rel and c["n"] == n}
-                if got:
-                    rows.append([rel, f"{n:,}"] + [
-                        f"{got[m]:.2f}" if m in got else "not run" for m in METHODS])
-        print(f"\n### power ({cfg['reps']} reps per cell, alpha 0.05, oracle corr "
-              f"{cfg['oracle_rho']})\n")
-        print(md(["relation", "n"] + [SHORT[m] for m in METHODS], rows))
+        headers, rows, gh, goal = power_rows(p)
+        print(f"\n### power and size (rejection rate ± binomial SE at alpha "
+              f"{cfg.get('alpha', 0.05)}; {cfg['perms']} permutations; oracle corr "
+              f"{cfg['oracle_rho']}; (k) = reps of that column)\n")
+        print(md(headers, rows))
+        if goal:
+            print("\n### audit minus peer (paired over the same datasets, ± paired SE)\n")
+            print(md(gh, goal))
+        chk = p.get("dcor_check", [])
+        if chk:
+            print(f"\ndcor fast path = library p-value on {sum(c['equal'] for c in chk)}/"
+                  f"{len(chk)} checked datasets")
+        lib = p.get("library")
+        if lib:
+            print(f"\nlibrary: commit {lib.get('commit')}, uncommitted changes under "
+                  f"infomin_cli/: {len(lib.get('dirty') or [])}")
     if p.get("time"):
         by = {(r["method"], r["n"]): r for r in p["time"]}
         ns = sorted({r["n"] for r in p["time"]})
@@ -97,7 +100,8 @@ def power() -> None:
                 if m != "si":
                     ratios.append(f"{tag}{v / si:.3g}" if v and si else "-")
             rows.append(row + ratios)
-        print(f"\n### time of one test ({cfg['perms']} permutations; median seconds, (xN) = "
+        print(f"\n### time of one test ({cfg.get('time_perms', cfg['perms'])} permutations; "
+              "median seconds, (xN) = "
               "repeats; ~ = extrapolated)\n")
         print(md(["n"] + [f"{SHORT[m]} s" for m in TIME_METHODS]
                  + [f"{SHORT[m]}/SI" for m in TIME_METHODS[1:]], rows))

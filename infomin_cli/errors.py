@@ -23,3 +23,9 @@ class SettingError(InputError):
         super().__init__(f"{key} {problem}")
         self.key = key
         self.problem = problem
+
+
+class NotEstimable(ValueError):
+    """The data allow no estimate of this kind for this attribute (e.g. a class so rare that the
+    training rows hold a single class). The audit reports why and runs the other estimators;
+    it is neither a crash nor bad input."""

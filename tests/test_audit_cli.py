@@ -13,7 +13,7 @@ import pytest
 from conftest import list_array
 
 N = 1200
-FAST = ["--permutations", "200", "--slices", "20", "--estimators", "sliced,linear"]
+FAST = ["--permutations", "1000", "--slices", "20", "--estimators", "sliced,linear"]
 
 
 @pytest.fixture
@@ -50,7 +50,9 @@ def test_json_schema_and_fail_exit(invoke, leaky_parquet):
     for key in ("value", "p_value", "null_mean", "null_q95", "ci", "aggregation", "slices",
                 "order", "permutations"):
         assert key in s
-    assert s["aggregation"] == "pairwise" and s["slices"] == 20 and s["permutations"] == 200
+    assert s["aggregation"] == "pairwise" and s["slices"] == 20 and s["permutations"] == 1000
+    assert s["p_method"] == "full-sample-permutation"  # 1,200 rows: every row tests
+    assert [t["estimators"] for t in dep["tests"]] == [["sliced", "linear"]]
     assert s["p_value"] < 0.01 and 0 <= s["value"] <= 1 and s["value"] > s["null_q95"]
     assert s["ci"][0] <= s["value"] <= s["ci"][1]
     assert "value" in dep["linear"] and "rho_star" not in dep
@@ -74,7 +76,8 @@ def test_alpha_zero_and_fail_above(invoke, leaky_parquet):
                "--fail-above", "0.05", "--format", "json")
     rep = json.loads(r.stdout)
     assert r.exit_code == 1 and rep["attributes"]["dep"]["reasons"][0].startswith("SI ")
-    assert rep["thresholds"] == {"alpha": 0.0, "fail_above": {"sliced": 0.05}}
+    assert rep["thresholds"] == {"alpha": 0.0, "correction": "holm",
+                                 "fail_above": {"sliced": {"value": 0.05, "bound": "lower"}}}
     r = invoke("audit", leaky_parquet, "--attr", "dep", *FAST, "--alpha", "0",
                "--fail-above", "linear=0.99", "--format", "json")
     assert r.exit_code == 0
@@ -146,7 +149,7 @@ def test_rho_in_audit(invoke, leaky_parquet):
         (["--alpha", "1.5"], "--alpha"),
         (["--slices", "0"], "--slices"),
         (["--permutations", "-1"], "--permutations"),
-        (["--permutations", "150"], "could ever fail"),  # 1/151 >= 0.01 / 2
+        (["--permutations", "150"], "could ever fail"),  # 1/151 > 0.01 / 3
         (["--device", "tpu"], "--device"),
         (["--attr", "dep"], "named twice"),
         (["--attr", "deep"], "dep"),  # unknown column: suggests the close name
@@ -205,91 +208,37 @@ def test_readme_quick_start_matches_ci():
     assert "sample_data/" in main_cmd
 
 
-def test_judge_bonferroni_over_tests_that_ran():
+def test_policy_holm_over_the_family_and_thresholds():
     from types import SimpleNamespace as NS
 
     from infomin_cli.pipeline.policy import Policy
 
-    def judge(s, li, r, policy):
-        return policy.judge({"sliced": s, "linear": li, "rho": r})
+    def decide(policy, **per_attr):
+        return policy.decide({k: dict(zip(("sliced", "linear", "rho"), v))
+                              for k, v in per_attr.items()})
 
     th = Policy(alpha=0.01)
-    si, lin = NS(p_value=0.008, value=0.1), NS(p_value=0.2, value=0.0)
-    assert judge(si, None, None, th)[0] == "fail"  # one test: 0.008 < 0.01
-    verdict, reasons = judge(si, lin, None, th)  # two tests: 0.008 >= 0.005
-    assert verdict == "pass" and reasons == ()
-    verdict, reasons = judge(si, NS(p_value=0.001, value=0.3), None, th)
-    assert verdict == "fail" and reasons == ("linear p=0.001 < alpha 0.01/2",)
-    assert judge(si, lin, None, Policy(alpha=0.0))[0] == "pass"
-    rho = NS(value=0.3)
-    assert judge(None, None, rho, Policy(alpha=0.01, fail_above={"rho": 0.2}))[1] == (
-        "rho* 0.300 > 0.2",)
+    si, lin = NS(p_value=0.008, value=0.1, ci=None), NS(p_value=0.2, value=0.0, ci=None)
+    assert decide(th, a=(si, None, None))["a"].verdict == "fail"  # one test: 0.008 <= 0.01
+    d = decide(th, a=(si, lin, None))["a"]  # two tests, Holm: 0.016 > 0.01
+    assert d.verdict == "pass" and d.reasons == ()
+    # the family spans attributes: a second attribute's tests count too
+    d = decide(th, a=(si, None, None), b=(lin, None, None))["a"]
+    assert d.verdict == "pass"
+    # Holm steps down: 0.001 * 2 <= 0.01, then 0.008 * 1 <= 0.01 -- both tests reject
+    d = decide(th, a=(si, NS(p_value=0.001, value=0.3, ci=None), None))["a"]
+    assert d.verdict == "fail" and d.decided_by == ("sliced", "linear")
+    assert d.reasons == ("SI p=0.008, holm-adjusted 0.008 <= alpha 0.01",
+                         "linear p=0.001, holm-adjusted 0.002 <= alpha 0.01")
+    bonf = Policy(alpha=0.01, correction="bonferroni")  # 0.008 * 2 > 0.01: linear alone
+    assert decide(bonf, a=(si, NS(p_value=0.001, value=0.3, ci=None), None))["a"].decided_by == (
+        "linear",)
+    assert decide(Policy(alpha=0.0), a=(si, lin, None))["a"].verdict == "pass"
+    rho = NS(value=0.3, ci=(0.15, 0.45), p_value=None)
+    lower = Policy(alpha=0.01, fail_above={"rho": 0.2})
+    assert decide(lower, a=(None, None, rho))["a"].verdict == "pass"  # lower bound 0.15
+    point = Policy.from_json({"alpha": 0.01, "fail_above": {"rho": {"value": 0.2,
+                                                                    "bound": "point"}}})
+    assert decide(point, a=(None, None, rho))["a"].reasons == ("rho* estimate 0.300 > 0.2",)
 
 
-def test_missing_values_dropped_and_reported(invoke, tmp_path):
-    rng = np.random.default_rng(11)
-    z = rng.normal(size=(400, 4)).astype(np.float32)
-    g = np.where(z[:, 0] > 0, "a", "b").astype(object)
-    g[:7] = None
-    path = tmp_path / "m.parquet"
-    pq.write_table(pa.table({"embedding": list_array(z), "g": pa.array(g, pa.string())}), path)
-    r = invoke("audit", path, "--attr", "g", *FAST)
-    assert "dropped 7 rows" in r.stdout
-    rep = json.loads(invoke("audit", path, "--attr", "g", *FAST, "--format", "json").stdout)
-    assert rep["n_rows"] == 393 and rep["input"]["dropped_missing"] == {"g": 7}
-    r = invoke("audit", path, "--attr", "g", *FAST, "--strict")
-    assert r.exit_code == 2 and "g" in r.stderr
-
-
-@pytest.mark.parametrize("n, needle", [(15, "SI: too few"), (40, "rho*: need at least 50 rows")])
-def test_too_few_rows_is_an_input_error(invoke, tmp_path, n, needle):
-    rng = np.random.default_rng(2)
-    z = rng.normal(size=(n, 4)).astype(np.float32)
-    path = tmp_path / "small.parquet"
-    pq.write_table(pa.table({"embedding": list_array(z), "g": rng.choice(["a", "b"], n)}), path)
-    r = invoke("audit", path, "--attr", "g")
-    assert r.exit_code == 2
-    err = r.stderr.strip().splitlines()
-    assert len(err) == 1 and "small.parquet" in err[0] and "'g'" in err[0] and needle in err[0]
-
-
-def test_list_attribute_is_not_an_embedding_candidate(invoke, tmp_path):
-    """A multidim attribute stored as a float list column is taken as the attribute, and the
-    remaining list column as the embedding; the dependence T1 = Z1^2 is invisible linearly."""
-    rng = np.random.default_rng(4)
-    n = 1500
-    z = rng.normal(size=(n, 6)).astype(np.float32)
-    t = np.stack([z[:, 0] ** 2 + 0.3 * rng.normal(size=n), rng.normal(size=n)], 1)
-    path = tmp_path / "md.parquet"
-    pq.write_table(pa.table({"embedding": list_array(z), "t": list_array(t)}), path)
-    r = invoke("audit", path, "--attr", "t", *FAST, "--format", "json")
-    rep = json.loads(r.stdout)
-    a = rep["attributes"]["t"]
-    assert a["kind"] == "multidim" and rep["dim"] == 6
-    assert a["sliced"]["p_value"] < 0.01 and a["linear"]["p_value"] > 0.01
-    r = invoke("inspect", path)  # without --attr both list columns are candidates
-    assert r.exit_code == 2 and "several embedding candidates" in r.stderr
-
-
-def test_constant_embedding_is_an_input_error(invoke, tmp_path):
-    rng = np.random.default_rng(9)
-    z = np.full((300, 4), 2.5, dtype=np.float32)
-    path = tmp_path / "const.parquet"
-    pq.write_table(pa.table({"embedding": list_array(z), "g": rng.choice(["a", "b"], 300)}), path)
-    r = invoke("audit", path, "--attr", "g", "--estimators", "sliced,linear")
-    assert r.exit_code == 2 and "every embedding dimension is constant" in r.stderr
-
-
-def test_progress_path_on_a_terminal(invoke, leaky_parquet, monkeypatch):
-    """The rich progress bars (shown only on a terminal) drive every callback without error
-    and leave the report unchanged."""
-    from infomin_cli.cli.commands import audit as audit_cmd
-
-    args = ("audit", leaky_parquet, "--attr", "dep", "--estimators", "sliced,linear,rho",
-            "--permutations", "200", "--slices", "10", "--rho-max-rows", "300")
-    quiet = invoke(*args, "--format", "json")
-    monkeypatch.setattr(audit_cmd, "interactive", lambda: True)
-    shown = invoke(*args)
-    assert shown.exit_code == quiet.exit_code == 1
-    value = json.loads(quiet.stdout)["attributes"]["dep"]["sliced"]["value"]
-    assert f"{value:.3f}" in shown.stdout

@@ -65,7 +65,7 @@ def test_streaming_equals_in_memory():
     ref = linear_dependence(z, attr, LinearConfig(**KW))
     small = linear_dependence(z, attr, LinearConfig(batch_rows=97, **KW))
     assert small.value == pytest.approx(ref.value, abs=1e-6) and small.p_value == ref.p_value
-    st = Standardizer.fit(z)
+    st = Standardizer.fit_embeddings(z)
     accs = [LinearAccumulator(12, attr, LinearConfig(**KW), st, 3000, seed=0) for _ in range(2)]
     accs[1].update(z[1700:], t[1700:], 1700)
     accs[0].update(z[:1700], t[:1700], 0)

@@ -29,12 +29,14 @@ def _cont(t):
 # ----------------------------------------------------------------------------- calibration
 
 
+@pytest.mark.parametrize("test", ["full-sample", "held-out"])
 @pytest.mark.parametrize("aggregation", ["pairwise", "joint"])
 @pytest.mark.parametrize("kind", ["continuous", "categorical"])
-def test_pvalues_uniform_under_independence(aggregation, kind):
-    runs, n = 200, 400
+def test_pvalues_uniform_under_independence(aggregation, kind, test):
+    runs, n = 300, 400
     cfg = SlicedConfig(
-        slices=10, permutations=199, bootstrap=0, aggregation=aggregation
+        slices=10, permutations=199, bootstrap=0, aggregation=aggregation,
+        full_sample_rows=20_000 if test == "full-sample" else 0,
     )
     pvals, values = [], []
     for s in range(runs):
@@ -45,6 +47,7 @@ def test_pvalues_uniform_under_independence(aggregation, kind):
         else:
             attr = Attribute.categorical("c", rng.integers(0, 4, n))
         r = sliced_dependence(z, attr, cfg, seed=s)
+        assert r.p_method == f"{test}-permutation"
         pvals.append(r.p_value)
         values.append(r.value)
     pvals = np.array(pvals)
@@ -181,7 +184,7 @@ def test_streaming_equals_in_memory(kind, aggregation):
         assert other.value == pytest.approx(ref.value, abs=1e-6)
         assert other.p_value == ref.p_value and other.n_eval == ref.n_eval
     # two accumulators over disjoint, unevenly cut row ranges, fed out of order and merged
-    st = Standardizer.fit(z, seed=0)
+    st = Standardizer.fit_embeddings(z, seed=0)
     accs = [SlicedAccumulator(7, attr, cfg, st, n) for _ in range(2)]
     cuts = [(600, 900, 1), (0, 250, 0), (250, 600, 1)]
     for lo, hi, k in cuts:

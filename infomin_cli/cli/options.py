@@ -17,6 +17,8 @@ into :class:`~infomin_cli.io.LoadOptions` with :func:`load_options`::
 from __future__ import annotations
 
 import functools
+import sys
+import traceback
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
@@ -24,7 +26,7 @@ import pyarrow as pa
 import typer
 
 from infomin_cli.attributes import KINDS
-from infomin_cli.cli.exit_codes import EXIT_INPUT_ERROR
+from infomin_cli.cli.exit_codes import EXIT_INPUT_ERROR, EXIT_INTERNAL_ERROR, internal_error_line
 from infomin_cli.cli.state import STATE
 from infomin_cli.errors import InputError, SettingError
 from infomin_cli.io import LoadOptions
@@ -113,40 +115,69 @@ def flag(key: str) -> str:
     return "--" + key.replace("_", "-")
 
 
-def fail(message: str) -> None:
-    """Print ``error: <message>`` (one line) on stderr and exit with code 2."""
+def fail(message: str, code: int = EXIT_INPUT_ERROR) -> None:
+    """Print ``error: <message>`` (one line) on stderr and exit with ``code`` (2: bad input).
+
+    Under ``infomin --debug``, called while handling an exception, the traceback comes first;
+    the exit code is the same either way.
+    """
+    _traceback_if_debug()
     line = " ".join(str(message).split())
     typer.echo(f"error: {line}", err=True)
-    raise typer.Exit(EXIT_INPUT_ERROR)
+    raise typer.Exit(code)
 
+
+def _traceback_if_debug() -> None:
+    if debug_enabled() and sys.exc_info()[1] is not None:
+        traceback.print_exc(file=sys.stderr)
+        sys.stderr.flush()
+
+
+def internal_error(exc: BaseException) -> None:
+    """Print ``internal error: <Type>: <message>`` (one line; under ``--debug`` after the
+    traceback) on stderr and exit with code 3. Never 1: that would read as "leak found"."""
+    _traceback_if_debug()
+    typer.echo(internal_error_line(exc, debug=debug_enabled()), err=True)
+    raise typer.Exit(EXIT_INTERNAL_ERROR)
+
+
+# Typer's own control flow: ``typer.Exit`` (exit codes, ``--version``), ``typer.Abort`` and
+# click's usage errors (``typer.BadParameter`` ...). They are not errors of ours and pass
+# through. ``ClickException`` is looked up through ``BadParameter`` because recent Typer
+# releases vendor click (``typer._click``) while older ones use ``click`` itself.
+_TYPER_SIGNALS: tuple[type[BaseException], ...] = (
+    typer.Exit,
+    typer.Abort,
+    next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"),
+)
 
 F = TypeVar("F", bound=Callable)
 
 
 def handles_input_errors(fn: F) -> F:
-    """Decorate a command: bad input becomes one line on stderr and exit code 2.
+    """Decorate a command: bad input becomes one line on stderr and exit code 2; any other
+    exception (a bug) one ``internal error:`` line and exit code 3.
 
     Catches :class:`InputError` and, as a fallback, reading errors (``OSError``, pyarrow
     errors) that the io layer did not already translate. Under ``infomin --debug`` the
-    exception propagates with its traceback.
+    traceback is printed before that line; the exit code does not change. ``typer.Exit`` and
+    Typer's other signals, ``KeyboardInterrupt`` and ``SystemExit`` pass through.
     """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except _TYPER_SIGNALS:
+            raise
         except SettingError as exc:
-            if debug_enabled():
-                raise
             fail(f"{flag(exc.key)} {exc.problem}")
         except InputError as exc:
-            if debug_enabled():
-                raise
             fail(str(exc))
         except (OSError, pa.ArrowException) as exc:
-            if debug_enabled():
-                raise
             name = getattr(exc, "filename", None)
             fail(f"{name}: {exc}" if name else f"cannot read input: {exc}")
+        except Exception as exc:
+            internal_error(exc)
 
     return wrapper  # type: ignore[return-value]

@@ -35,7 +35,9 @@ from infomin_cli.attributes import Attribute
 from infomin_cli.estimators.result import Estimate
 from infomin_cli.stats.cca import RIDGE_GRID, ridge_cca, select_ridge
 from infomin_cli.stats.device import resolve_device, to_tensor
+from infomin_cli.stats.dual_cca import dual_ridge_cca, dual_validation_curve, gram_whiten
 from infomin_cli.stats.features import AttributeEncoder
+from infomin_cli.stats.fullsample import PermutationNull, block_whiten, permutation_null
 from infomin_cli.stats.heldout import heldout_evaluation
 from infomin_cli.stats.moments import CrossMoments
 from infomin_cli.stats.sampling import (
@@ -50,6 +52,13 @@ from infomin_cli.stats.standardize import DEFAULT_SAMPLE_ROWS, Standardizer
 
 MIN_SPLIT_ROWS = 10
 DEFAULT_MAX_FIT_ROWS = 250_000
+FULL_SAMPLE_ROWS = 20_000  # see SlicedConfig.full_sample_rows
+#: Above this dimension the d x d covariance (8 d^2 bytes, three of them) is not formed: the
+#: fit uses the dual (Gram) form, whose memory follows the rows (:mod:`infomin_cli.stats.dual_cca`).
+DUAL_MIN_DIM = 4096
+DUAL_FIT_FLOATS = 1 << 28  # fit rows x d kept by the dual form (1 GiB of float32)
+DUAL_FULL_SAMPLE_ROWS = 8192  # the full-sample test's n x n Gram matrix stays under 512 MiB
+MEMORY_LIMIT_BYTES = 4 << 30  # rows the estimator must hold; refused beyond, with a way out
 FALLBACK_RIDGE = 1e-3
 AUTO = -1  # max_eval_rows: the default cap for the dimension (default_max_eval_rows)
 
@@ -64,6 +73,9 @@ class LinearConfig:
 
     ``ridge=None`` chooses the relative ridge from ``RIDGE_GRID`` by inner validation on the fit
     rows; a number fixes it. ``max_eval_rows=-1`` is the default cap for the dimension.
+    ``full_sample_rows``: up to this many rows the p-value is the full-sample permutation test
+    of the in-sample canonical correlation, with the relative ridge ``max(1e-3, d / n)`` (a
+    function of the shape only, so the test stays exact); the value stays held out.
     """
 
     fit_fraction: float = 0.5
@@ -74,10 +86,14 @@ class LinearConfig:
     max_fit_rows: int | None = DEFAULT_MAX_FIT_ROWS
     batch_rows: int = 65536
     calibration_rows: int = DEFAULT_SAMPLE_ROWS
+    full_sample_rows: int = FULL_SAMPLE_ROWS
+    solver: str = "auto"  # "primal" (d x d covariance), "dual" (Gram form), "auto": by d
 
     def __post_init__(self) -> None:
         if not 0.0 < self.fit_fraction <= 1.0:
             raise ValueError("fit_fraction must be in (0, 1]")
+        if self.solver not in ("auto", "primal", "dual"):
+            raise ValueError(f"solver must be auto, primal or dual, not {self.solver!r}")
         if (self.ridge is not None and self.ridge < 0) or self.permutations < 0 or self.bootstrap < 0:
             raise ValueError("ridge, permutations and bootstrap must be >= 0")
         if self.batch_rows < 1:
@@ -97,6 +113,7 @@ class LinearResult(Estimate):
     device: str
     w: np.ndarray
     v: np.ndarray
+    full_null: PermutationNull | None = None
 
 
 class LinearAccumulator:
@@ -125,17 +142,39 @@ class LinearAccumulator:
         self.q = self.encoder.width
         max_eval = default_max_eval_rows(dim) if cfg.max_eval_rows == AUTO else cfg.max_eval_rows
         self.p_eval = eval_probability(self.n_total, cfg.fit_fraction, max_eval)
+        self.dual = cfg.solver == "dual" or (cfg.solver == "auto" and dim > DUAL_MIN_DIM)
         # The d x d fit covariance costs O(n d^2): past max_fit_rows rows it is precise
         # enough, so a seeded subset of the fit rows is used (disjoint from the eval rows).
-        self.p_fit = fit_probability(self.n_total, self.p_eval, cfg.max_fit_rows)
-        self._mean, self._scale = standardizer.torch_params(self.device)
+        # The dual form keeps the fit rows themselves, so it caps them by memory.
+        max_fit = cfg.max_fit_rows
+        if self.dual:
+            cap = max(2 * MIN_SPLIT_ROWS, DUAL_FIT_FLOATS // dim)
+            max_fit = cap if max_fit is None else min(max_fit, cap)
+        self.p_fit = fit_probability(self.n_total, self.p_eval, max_fit)
+        self._zparams = standardizer.torch_params(self.device)
         # The fit rows in two halves (a seeded hash, like the splits): the ridge is chosen by
         # fitting on one half and scoring on the other; the final fit uses both.
-        self.fit_halves = (CrossMoments(dim, self.q, self.device),
-                           CrossMoments(dim, self.q, self.device))
-        self._eval_rows: list[np.ndarray] = []
-        self._eval_x: list[torch.Tensor] = []
-        self._eval_y: list[torch.Tensor] = []
+        self.fit_halves = () if self.dual else (CrossMoments(dim, self.q, self.device),
+                                                CrossMoments(dim, self.q, self.device))
+        self._fit_rows: list[np.ndarray] = []  # dual form: the fit rows, their half, x and y
+        self._fit_half: list[np.ndarray] = []
+        self._fit_x: list[torch.Tensor] = []
+        self._fit_y: list[torch.Tensor] = []
+        # Kept rows: the eval rows, or every row when the full-sample test runs.
+        self.full_sample = (cfg.permutations > 0 and self.n_total <= cfg.full_sample_rows
+                            and (not self.dual or self.n_total <= DUAL_FULL_SAMPLE_ROWS))
+        kept = self.n_total if self.full_sample else self.n_total * self.p_eval
+        if self.dual:
+            kept += self.n_total * self.p_fit
+        need = kept * dim * 4 + (0 if self.dual else 3 * 8 * dim * dim)
+        if need > MEMORY_LIMIT_BYTES:
+            raise ValueError(
+                f"{self.n_total:,} rows x {dim:,} dimensions need about {need / 2**30:.1f} GiB "
+                "for the linear estimator; audit a subsample (max_rows) or leave linear out")
+        self._rows: list[np.ndarray] = []
+        self._is_eval: list[np.ndarray] = []
+        self._x: list[torch.Tensor] = []
+        self._y: list[torch.Tensor] = []
 
     def update(
         self, z_batch: np.ndarray | torch.Tensor, attr_batch_values: np.ndarray, row_offset: int
@@ -157,20 +196,29 @@ class LinearAccumulator:
         z = to_tensor(z, torch.float32, self.device)
         if not bool(torch.isfinite(z).all()):
             raise ValueError("embedding batch contains NaN or infinite values")
-        x = (z - self._mean) * self._scale
+        x = self.standardizer.apply(z, self._zparams)
         y = self.encoder(t, self.device)
         if not bool(torch.isfinite(y).all()):
             raise ValueError("attribute batch contains NaN or infinite values")
         half = row_uniform(rows, self.seed ^ 0x5EED_F17) < 0.5
+        if self.dual:
+            fit = np.flatnonzero(is_fit)
+            if len(fit):
+                fi = torch.as_tensor(fit, device=self.device)
+                self._fit_rows.append(rows[fit])
+                self._fit_half.append(half[fit])
+                self._fit_x.append(x[fi].clone())
+                self._fit_y.append(y[fi].clone())
         for moments, sel in zip(self.fit_halves, (is_fit & half, is_fit & ~half)):
             fi = torch.as_tensor(np.flatnonzero(sel), device=self.device)
             moments.update(x[fi], y[fi])
-        ev = np.flatnonzero(is_eval)
-        if len(ev):
-            ei = torch.as_tensor(ev, device=self.device)
-            self._eval_rows.append(rows[ev])
-            self._eval_x.append(x[ei].clone())
-            self._eval_y.append(y[ei].clone())
+        keep = np.arange(len(rows)) if self.full_sample else np.flatnonzero(is_eval)
+        if len(keep):
+            ki = torch.as_tensor(keep, device=self.device)
+            self._rows.append(rows[keep])
+            self._is_eval.append(is_eval[keep])
+            self._x.append(x[ki].clone())
+            self._y.append(y[ki].clone())
 
     def merge(self, other: LinearAccumulator) -> LinearAccumulator:
         """Add ``other``'s rows (same construction arguments, disjoint rows); returns self."""
@@ -179,27 +227,24 @@ class LinearAccumulator:
             raise ValueError("can only merge accumulators built with the same arguments")
         for mine, theirs in zip(self.fit_halves, other.fit_halves):
             mine.merge(theirs)
-        self._eval_rows.extend(other._eval_rows)
-        self._eval_x.extend(x.to(self.device) for x in other._eval_x)
-        self._eval_y.extend(y.to(self.device) for y in other._eval_y)
+        self._fit_rows.extend(other._fit_rows)
+        self._fit_half.extend(other._fit_half)
+        self._fit_x.extend(x.to(self.device) for x in other._fit_x)
+        self._fit_y.extend(y.to(self.device) for y in other._fit_y)
+        self._rows.extend(other._rows)
+        self._is_eval.extend(other._is_eval)
+        self._x.extend(x.to(self.device) for x in other._x)
+        self._y.extend(y.to(self.device) for y in other._y)
         return self
 
     @property
     def n_fit(self) -> int:
+        if self.dual:
+            return int(sum(len(r) for r in self._fit_rows))
         return sum(m.n for m in self.fit_halves)
 
-    @property
-    def n_eval(self) -> int:
-        return int(sum(len(r) for r in self._eval_rows))
-
-    def result(self) -> LinearResult:
+    def _fit_primal(self, d_live: int):
         cfg = self.config
-        n_fit = self.n_fit
-        if n_fit < MIN_SPLIT_ROWS or self.n_eval < MIN_SPLIT_ROWS:
-            raise ValueError(
-                f"too few rows for a held-out estimate (fit {n_fit}, eval {self.n_eval})"
-            )
-        d_live = max(int((~self.standardizer.dead).sum()), 1)
         if cfg.ridge is not None:
             ridge, method = cfg.ridge, "fixed"
         elif min(m.n for m in self.fit_halves) < MIN_SPLIT_ROWS:
@@ -210,28 +255,83 @@ class LinearAccumulator:
         for m in self.fit_halves:
             both.merge(m)
         sol = ridge_cca(both, ridge, d_live)
-        rows = np.concatenate(self._eval_rows)
-        order = torch.as_tensor(np.argsort(rows, kind="stable"), device=self.device)
-        x = torch.cat(self._eval_x)[order]
-        y = torch.cat(self._eval_y)[order]
+        return float(sol.corr), sol.w, sol.v, ridge, method
+
+    def _fit_dual(self, d_live: int):
+        cfg = self.config
+        order = np.argsort(np.concatenate(self._fit_rows), kind="stable")
+        oi = torch.as_tensor(order, device=self.device)
+        x = torch.cat(self._fit_x)[oi]
+        y = torch.cat(self._fit_y)[oi]
+        half = np.concatenate(self._fit_half)[order]
+        a, b = (torch.as_tensor(np.flatnonzero(h), device=self.device) for h in (half, ~half))
+        if cfg.ridge is not None:
+            ridge, method = cfg.ridge, "fixed"
+        elif min(len(a), len(b)) < MIN_SPLIT_ROWS:
+            ridge, method = FALLBACK_RIDGE, "fixed"
+        else:
+            scores = dual_validation_curve(x[a], y[a], x[b], y[b], RIDGE_GRID, d_live)
+            ridge, method = RIDGE_GRID[int(torch.argmax(scores))], "inner-validation"
+        corr, w, v = dual_ridge_cca(x, y, ridge, d_live)
+        return corr, w, v, ridge, method + " (dual)"
+
+    @property
+    def n_eval(self) -> int:
+        return int(sum(int(e.sum()) for e in self._is_eval))
+
+    def result(self) -> LinearResult:
+        cfg = self.config
+        n_fit = self.n_fit
+        if n_fit < MIN_SPLIT_ROWS or self.n_eval < MIN_SPLIT_ROWS:
+            raise ValueError(
+                f"too few rows for a held-out estimate (fit {n_fit}, eval {self.n_eval})"
+            )
+        d_live = max(int((~self.standardizer.dead).sum()), 1)
+        fit = self._fit_dual if self.dual else self._fit_primal
+        in_sample, w, v, ridge, method = fit(d_live)
+        rows = np.concatenate(self._rows)
+        order_np = np.argsort(rows, kind="stable")
+        order = torch.as_tensor(order_np, device=self.device)
+        x_kept = torch.cat(self._x)[order]
+        y_kept = torch.cat(self._y)[order]
+        full = None
+        if self.full_sample:
+            n = x_kept.shape[0]
+            r_full = max(1e-3, d_live / n)
+            if self.dual or self.dim > n:  # the Gram form: an (n, n) stand-in for whitened X
+                xw = gram_whiten(x_kept, r_full)
+            else:
+                xw = block_whiten(x_kept, (1, self.dim), r_full)
+            yw = block_whiten(y_kept, (1, self.q), 1e-3)
+            full = permutation_null(xw, yw, (1, xw.shape[1]), (1, self.q), cfg.permutations,
+                                    self.seed)
+        ev = torch.as_tensor(np.flatnonzero(np.concatenate(self._is_eval)[order_np]),
+                             device=self.device)
+        x, y = x_kept[ev], y_kept[ev]
         step = cfg.batch_rows
-        p = torch.cat([x[s : s + step].to(torch.float64) @ sol.w for s in range(0, x.shape[0], step)])
-        q = y.to(torch.float64) @ sol.v
+        p = torch.cat([x[s : s + step].to(torch.float64) @ w for s in range(0, x.shape[0], step)])
+        q = y.to(torch.float64) @ v
         ho = heldout_evaluation(
             p, q, permutations=cfg.permutations, bootstrap=cfg.bootstrap, seed=self.seed
         )
+        summary = ho.summary()
+        if full is not None:
+            summary["p_value"] = full.p_value
         return LinearResult(
-            **ho.summary(),
+            **summary,
             n_eval=self.n_eval,
+            p_method=(None if cfg.permutations == 0 else "full-sample-permutation"
+                      if full is not None else "held-out-permutation"),
             n_fit=n_fit,
-            in_sample=float(sol.corr),
+            in_sample=in_sample,
             ridge=ridge,
             ridge_method=method,
             permutations=cfg.permutations,
             bootstrap=cfg.bootstrap,
             device=str(self.device),
-            w=sol.w.cpu().numpy(),
-            v=sol.v.cpu().numpy(),
+            w=w.cpu().numpy(),
+            v=v.cpu().numpy(),
+            full_null=full,
         )
 
 
@@ -254,7 +354,7 @@ def linear_dependence(
         raise ValueError(f"attribute has {len(attr)} rows, embeddings {n}")
     idx = sample_rows(n, config.calibration_rows, seed)
     if standardizer is None:
-        standardizer = Standardizer.fit(np.asarray(Z[idx]), seed=seed)
+        standardizer = Standardizer.fit_embeddings(np.asarray(Z[idx]), seed=seed)
     acc = LinearAccumulator(d, attr.take(idx), config, standardizer, n, seed=seed, device=device)
     step = config.batch_rows
     for s in range(0, n, step):

@@ -13,7 +13,11 @@ class Estimate:
     signed and unclipped; ``p_value``: permutation p-value (None when not computed);
     ``null_mean`` / ``null_q95``: mean and 95th percentile of the (clipped) permutation null --
     the noise floor a value should be read against; ``ci``: bootstrap interval of ``value`` and
-    ``ci_method`` what it resamples; ``n_eval``: the held-out rows the value is measured on.
+    ``ci_method`` what it resamples; ``n_eval``: the held-out rows the value is measured on;
+    ``p_method``: how ``p_value`` was computed (``held-out-permutation``: the fitted projections
+    permuted on the eval rows; ``full-sample-permutation``: the in-sample statistic refitted on
+    permutations of every row, for data small enough; ``test-rows-permutation``: rho*'s frozen
+    networks permuted on its test rows).
     """
 
     value: float
@@ -24,3 +28,4 @@ class Estimate:
     ci: tuple[float, float] | None
     ci_method: str | None
     n_eval: int
+    p_method: str | None

@@ -65,12 +65,14 @@ import torch
 from torch import nn
 
 from infomin_cli.attributes import DISCRETE_KINDS, Attribute
+from infomin_cli.errors import NotEstimable
 from infomin_cli.estimators.result import Estimate
 from infomin_cli.stats.cca import ridge_cca, select_ridge
 from infomin_cli.stats.device import resolve_device
 from infomin_cli.stats.features import one_hot
 from infomin_cli.stats.heldout import heldout_evaluation, pearson
 from infomin_cli.stats.moments import CrossMoments
+from infomin_cli.stats.ranks import normal_scores
 from infomin_cli.stats.sampling import sample_rows
 from infomin_cli.stats.standardize import Standardizer
 
@@ -91,7 +93,8 @@ class RhoConfig:
     ``batch_size`` is an upper bound: with few train rows it is reduced so that an epoch has at
     least 4 steps (never below 64 rows). ``max_rows=None`` uses every row. ``bootstrap=0``
     skips the interval (``ci`` is then None). ``amp`` runs the networks in bfloat16 autocast
-    on CUDA only; it is ignored on CPU.
+    on CUDA only; it is ignored on CPU. ``rank_transform``: a continuous T enters g through its
+    normal scores (rho* is invariant to a one-to-one map of T; heavy tails no longer dominate).
     """
 
     hidden: int = 128
@@ -109,6 +112,7 @@ class RhoConfig:
     bootstrap: int = 1000
     ci_level: float = 0.95
     std_floor: float = 1e-2
+    rank_transform: bool = True
     amp: bool = False
 
     def __post_init__(self) -> None:
@@ -319,9 +323,13 @@ def rho_star(
     discrete = attr.kind in DISCRETE_KINDS
     t_vals = np.asarray(attr.values)[rows]
     if not discrete:
-        t_vals = np.ascontiguousarray(t_vals.reshape(n_used, -1), dtype=np.float32)
-        if not np.isfinite(t_vals).all():
+        t64 = np.asarray(t_vals, dtype=np.float64).reshape(n_used, -1)
+        if not np.isfinite(t64).all():
             raise ValueError(f"rho*: attribute {attr.name!r} contains NaN or infinite values")
+        # Normal scores, or at least the offset removed in float64 (a timestamp's variation
+        # would not survive a float32 cast of the raw values).
+        t64 = normal_scores(t64) if cfg.rank_transform else t64 - np.median(t64, axis=0)
+        t_vals = np.ascontiguousarray(t64, dtype=np.float32)
     # positions of the splits inside the reordered arrays
     p_tr = slice(0, n_train)
     p_va = slice(n_train, n_train + n_val)
@@ -329,15 +337,15 @@ def rho_star(
 
     z_shift, z_scale = _scaling(z[p_tr], cfg.std_floor)
     if not (z_scale > 0).any():
-        raise ValueError("rho*: the embeddings are constant on the training rows")
+        raise NotEstimable("rho*: the embeddings are constant on the training rows")
     if discrete:
         if len(np.unique(t_vals[p_tr])) < 2:
-            raise ValueError(f"rho*: attribute {attr.name!r} has a single class on the "
+            raise NotEstimable(f"rho*: attribute {attr.name!r} has a single class on the "
                              "training rows")
     else:
         t_shift, t_scale = _scaling(t_vals[p_tr], cfg.std_floor)
         if not (t_scale > 0).any():
-            raise ValueError(f"rho*: attribute {attr.name!r} is constant on the training rows")
+            raise NotEstimable(f"rho*: attribute {attr.name!r} is constant on the training rows")
 
     # --- networks and training (seeded: init and dropout use a forked global RNG, so the
     # caller's RNG state is left untouched; the batch order uses its own generator)
@@ -431,6 +439,7 @@ def rho_star(
     return RhoResult(
         **summary,
         n_eval=n_test,
+        p_method="test-rows-permutation" if cfg.permutations else None,
         n_train=n_train,
         n_val=n_val,
         n_test=n_test,

@@ -58,6 +58,7 @@ from infomin_cli.estimators.result import Estimate
 from infomin_cli.stats.cca import Aggregation, slice_cca
 from infomin_cli.stats.device import resolve_device, to_tensor
 from infomin_cli.stats.features import AttributeEncoder, SliceFeaturizer, tanh_features
+from infomin_cli.stats.fullsample import PermutationNull, block_whiten, permutation_null
 from infomin_cli.stats.heldout import heldout_evaluation
 from infomin_cli.stats.moments import CrossMoments
 from infomin_cli.stats.sampling import check_batch, eval_probability, sample_rows, split_is_eval
@@ -65,6 +66,9 @@ from infomin_cli.stats.standardize import DEFAULT_SAMPLE_ROWS, Standardizer
 
 SliceScaling = Literal["std", "none"]
 MIN_SPLIT_ROWS = 10
+#: Up to this many rows the p-value comes from the full-sample permutation test
+#: (:mod:`infomin_cli.stats.fullsample`), which spends every row on the test.
+FULL_SAMPLE_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,12 @@ class SlicedConfig:
     ``slice_scaling="std"`` divides each slice projection by its calibration std before tanh;
     ``"none"`` is the paper's raw ``theta^T z_std``. ``max_eval_rows`` caps the eval split
     (``None``: no cap). ``calibration_rows`` is the in-memory standardiser's sample size.
+    ``rank_transform``: a continuous or multidim T enters through its normal scores
+    (:mod:`infomin_cli.stats.ranks`; SI's population value is unchanged by a monotone map of
+    T only in the limit of rich features, but the test's validity never depends on it and
+    heavy tails no longer dominate). ``full_sample_rows``: up to this many rows, the p-value is
+    the full-sample permutation test (0: always the held-out test); the value, its interval
+    and ``null_q95`` stay held out.
     """
 
     slices: int = 100
@@ -87,6 +97,8 @@ class SlicedConfig:
     slice_scaling: SliceScaling = "std"
     max_eval_rows: int | None = 250_000
     calibration_rows: int = DEFAULT_SAMPLE_ROWS
+    rank_transform: bool = True
+    full_sample_rows: int = FULL_SAMPLE_ROWS
 
     def __post_init__(self) -> None:
         if self.slices < 1 or self.order < 1:
@@ -150,6 +162,7 @@ class SlicedResult(Estimate):
     in_sample: float
     device: str
     fit: SlicedFit
+    full_null: PermutationNull | None = None  # the full-sample test's null, when it ran
 
 
 # ----------------------------------------------------------------------------- accumulator
@@ -192,14 +205,18 @@ class SlicedAccumulator:
             raise ValueError("slicer does not match the embedding dimension and config")
         self.encoder = AttributeEncoder.for_sliced(
             attr_template, cfg.slices, cfg.order, seed,
-            scaled=cfg.slice_scaling == "std", standardizer=t_standardizer)
-        self._mean, self._scale = standardizer.torch_params(self.device)
+            scaled=cfg.slice_scaling == "std", standardizer=t_standardizer,
+            ranks=cfg.rank_transform)
+        self._zparams = standardizer.torch_params(self.device)
         self._theta = self.slicer.directions(self.device)
         self.p_eval = eval_probability(self.n_total, cfg.fit_fraction, cfg.max_eval_rows)
         self.fit_moments = CrossMoments(self.slicer.width, self.encoder.width, self.device)
-        self._eval_rows: list[np.ndarray] = []
-        self._eval_u: list[torch.Tensor] = []
-        self._eval_t: list[np.ndarray] = []
+        # Kept rows: the eval rows, or every row when the full-sample test runs.
+        self.full_sample = cfg.permutations > 0 and self.n_total <= cfg.full_sample_rows
+        self._rows: list[np.ndarray] = []
+        self._is_eval: list[np.ndarray] = []
+        self._u: list[torch.Tensor] = []
+        self._t: list[np.ndarray] = []
         self.rows_seen = 0
 
     @staticmethod
@@ -230,7 +247,7 @@ class SlicedAccumulator:
         z = to_tensor(z, torch.float32, self.device)
         if not bool(torch.isfinite(z).all()):
             raise ValueError("embedding batch contains NaN or infinite values")
-        return ((z - self._mean) * self._scale) @ self._theta
+        return self.standardizer.apply(z, self._zparams) @ self._theta
 
     def same_projection(self, other: SlicedAccumulator) -> bool:
         """True when ``other.project`` gives the same ``u`` (so one projection can feed both)."""
@@ -261,11 +278,12 @@ class SlicedAccumulator:
             fi = torch.as_tensor(fit_idx, device=self.device)
             self.fit_moments.update(self.slicer.features(u[fi]),
                                     self.encoder(t[fit_idx], self.device))
-        ev_idx = np.flatnonzero(is_eval)
-        if len(ev_idx):
-            self._eval_rows.append(rows[ev_idx])
-            self._eval_u.append(u[torch.as_tensor(ev_idx, device=self.device)].clone())
-            self._eval_t.append(t[ev_idx])
+        keep = np.arange(b) if self.full_sample else np.flatnonzero(is_eval)
+        if len(keep):
+            self._rows.append(rows[keep])
+            self._is_eval.append(is_eval[keep])
+            self._u.append(u[torch.as_tensor(keep, device=self.device)].clone())
+            self._t.append(t[keep])
 
     def merge(self, other: SlicedAccumulator) -> SlicedAccumulator:
         """Add ``other``'s rows (same construction arguments, disjoint rows); returns self."""
@@ -273,9 +291,10 @@ class SlicedAccumulator:
                 or other.seed != self.seed):
             raise ValueError("can only merge accumulators built with the same arguments")
         self.fit_moments.merge(other.fit_moments)
-        self._eval_rows.extend(other._eval_rows)
-        self._eval_u.extend(u.to(self.device) for u in other._eval_u)
-        self._eval_t.extend(other._eval_t)
+        self._rows.extend(other._rows)
+        self._is_eval.extend(other._is_eval)
+        self._u.extend(u.to(self.device) for u in other._u)
+        self._t.extend(other._t)
         self.rows_seen += other.rows_seen
         return self
 
@@ -287,7 +306,7 @@ class SlicedAccumulator:
 
     @property
     def n_eval(self) -> int:
-        return int(sum(len(r) for r in self._eval_rows))
+        return int(sum(int(e.sum()) for e in self._is_eval))
 
     def _solve(self, aggregation: Aggregation):
         if self.n_fit < MIN_SPLIT_ROWS:
@@ -299,12 +318,24 @@ class SlicedAccumulator:
         """Ridge CCA value on the fit rows themselves (biased upward; for diagnostics)."""
         return self._solve(aggregation or self.config.aggregation).corr
 
-    def _eval_data(self) -> tuple[torch.Tensor, np.ndarray]:
-        rows = np.concatenate(self._eval_rows)
+    def _kept(self) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+        """Kept rows in row order: ``(u, t, is_eval)``."""
+        rows = np.concatenate(self._rows)
         order = np.argsort(rows, kind="stable")
-        u = torch.cat(self._eval_u)[torch.as_tensor(order, device=self.device)]
-        t = np.concatenate(self._eval_t)[order]
-        return u, t
+        u = torch.cat(self._u)[torch.as_tensor(order, device=self.device)]
+        return u, np.concatenate(self._t)[order], np.concatenate(self._is_eval)[order]
+
+    def _full_sample_null(self, u: torch.Tensor, t: np.ndarray) -> PermutationNull:
+        """The in-sample slice CCA over every row, refitted on permutations of T."""
+        cfg, step = self.config, self.config.batch_rows
+        fz = torch.cat([self.slicer.features(u[s : s + step]).to(torch.float64)
+                        for s in range(0, u.shape[0], step)])
+        ft = self.encoder(t, self.device).to(torch.float64)
+        zb = (cfg.slices, cfg.order) if cfg.aggregation == "pairwise" else (1, fz.shape[1])
+        tb = self.encoder.blocks if cfg.aggregation == "pairwise" else (1, ft.shape[1])
+        x = block_whiten(fz, zb, cfg.ridge)
+        y = block_whiten(ft, tb, cfg.ridge)
+        return permutation_null(x, y, zb, tb, cfg.permutations, self.seed)
 
     def result(self) -> SlicedResult:
         cfg = self.config
@@ -312,7 +343,10 @@ class SlicedAccumulator:
             raise ValueError(f"too few eval rows ({self.n_eval}) for a held-out estimate")
         sol = self._solve(cfg.aggregation)
         w, v = sol.w, sol.v
-        u, t = self._eval_data()
+        u_kept, t_kept, is_eval = self._kept()
+        full = self._full_sample_null(u_kept, t_kept) if self.full_sample else None
+        ev = torch.as_tensor(np.flatnonzero(is_eval), device=self.device)
+        u, t = u_kept[ev], t_kept[is_eval]
         K, step = cfg.order, cfg.batch_rows
         if sol.pair is not None:
             i = sol.pair[0]
@@ -338,9 +372,14 @@ class SlicedAccumulator:
             pair=sol.pair,
             in_sample=sol.corr,
         )
+        summary = ho.summary()
+        if full is not None:
+            summary["p_value"] = full.p_value
         return SlicedResult(
-            **ho.summary(),
+            **summary,
             n_eval=self.n_eval,
+            p_method=(None if cfg.permutations == 0 else "full-sample-permutation"
+                      if full is not None else "held-out-permutation"),
             aggregation=cfg.aggregation,
             slices=cfg.slices,
             order=K,
@@ -351,6 +390,7 @@ class SlicedAccumulator:
             in_sample=sol.corr,
             device=str(self.device),
             fit=fit,
+            full_null=full,
         )
 
 
@@ -366,7 +406,7 @@ def _accumulate(z: np.ndarray, attr: Attribute, config: SlicedConfig, seed: int,
         raise ValueError(f"attribute has {len(attr)} rows, embeddings {n}")
     idx = sample_rows(n, config.calibration_rows, seed)
     if standardizer is None:
-        standardizer = Standardizer.fit(np.asarray(z[idx]), seed=seed)
+        standardizer = Standardizer.fit_embeddings(np.asarray(z[idx]), seed=seed)
     acc = SlicedAccumulator(z.shape[1], attr.take(idx), config, standardizer, n,
                             seed=seed, device=device)
     for s in range(0, n, config.batch_rows):

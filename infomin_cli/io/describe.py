@@ -87,7 +87,23 @@ def _norm_stats(source) -> dict[str, Any]:
         },
         "zero_rows": int((all_norms == 0).sum()),
         "dead_dims": int((lo == hi).sum()),
+        "extreme_values": _extreme_values(source),
     }
+
+
+def _extreme_values(source) -> dict[str, Any]:
+    """How many values the audit's robust standardiser would clip, on its calibration sample."""
+    from infomin_cli.stats.standardize import DEFAULT_SAMPLE_ROWS, Standardizer
+
+    sample = source.sample(DEFAULT_SAMPLE_ROWS, 0, dtype=np.float64)
+    if len(sample) < 2:
+        return {"count": 0, "rows_checked": int(len(sample)), "clip": None}
+    with np.errstate(over="ignore", invalid="ignore"):
+        try:
+            st = Standardizer.fit_embeddings(sample)
+        except ValueError:  # values beyond float64 arithmetic: reported by the norms instead
+            return {"count": None, "rows_checked": int(len(sample)), "clip": None}
+    return {"count": st.n_extreme, "rows_checked": st.n_sample, "clip": st.clip}
 
 
 def inspect_file(path: str | Path, options: LoadOptions | None = None,

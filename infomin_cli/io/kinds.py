@@ -148,6 +148,7 @@ def build_attribute(name: str, arr: pa.Array, kind: str | None, where: str) -> A
         if kind == "continuous" and m.shape[1] != 1:
             raise InputError(f"{where}: cannot be continuous: lists of length {m.shape[1]}")
         values = m if kind == "multidim" else m[:, 0]
+        _check_finite(values, where)
         if np.all(values == values[0]):
             raise InputError(f"{where}: only one distinct value; nothing to audit")
         return Attribute(name, kind, values)  # type: ignore[arg-type]
@@ -160,6 +161,7 @@ def build_attribute(name: str, arr: pa.Array, kind: str | None, where: str) -> A
                 "(use categorical)"
             )
         values = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        _check_finite(values, where)
         if len(values) == 0 or np.all(values == values[0]):
             raise InputError(f"{where}: {_single_value(arr)}")
         return Attribute(name, "continuous", values)
@@ -173,6 +175,15 @@ def build_attribute(name: str, arr: pa.Array, kind: str | None, where: str) -> A
     codes = pc.index_in(arr, value_set=uniq).to_numpy(zero_copy_only=False).astype(np.int64)
     classes = tuple(str(v) for v in uniq.to_pylist())
     return Attribute(name, kind, codes, classes)  # type: ignore[arg-type]
+
+
+def _check_finite(values: np.ndarray, where: str) -> None:
+    """Infinite values are not missing (NaN and null are): they are an input error."""
+    bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    if bad.any():
+        n = int(bad.sum())
+        raise InputError(f"{where}: {n} row{'s' if n != 1 else ''} with infinite values "
+                         f"(first at row {int(np.argmax(bad))})")
 
 
 def _single_value(arr: pa.Array) -> str:

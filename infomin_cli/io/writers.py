@@ -1,7 +1,10 @@
 """Writing outputs atomically: a temp file beside the target, then ``os.replace``.
 
-Nothing is ever written over an input: every writer takes the ``inputs`` to protect. A reader
-sees either the old file or the complete new one, never a partial write.
+Nothing is ever written over an input: every writer takes the ``inputs`` to protect (the paths
+given, which may be directories or globs) and ``input_files`` (the files actually read, e.g.
+every shard of a directory or glob); see :func:`check_output_path`. A reader sees either the old
+file or the complete new one, never a partial write. The new file gets the mode a plain
+``open(path, "w")`` would give it (``0o666 & ~umask``, or the mode of the file it replaces).
 
 * :func:`write_json_atomic` -- reports;
 * :func:`write_npy_atomic` -- a 2-D float array (``allow_pickle=False``);
@@ -11,10 +14,13 @@ sees either the old file or the complete new one, never a partial write.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
+import stat
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -25,30 +31,145 @@ import pyarrow.parquet as pq
 
 from infomin_cli.errors import InputError
 
+PathLike = str | os.PathLike
+_GLOB_CHARS = "*?["
 
-def check_output_path(path: str | Path, inputs: tuple[str | Path, ...] = ()) -> Path:
-    """The resolved target after refusing an input file or a missing directory."""
-    path = Path(path)
-    target = path.resolve()
+
+def check_output_path(path: PathLike, inputs: Iterable[PathLike] = (), *,
+                      input_files: Iterable[PathLike] = ()) -> Path:
+    """The resolved target of an output, after refusing anything that could destroy data.
+
+    ``inputs`` are the input paths as given (files, directories of shards, globs);
+    ``input_files`` the files actually read (every shard behind a directory or glob). Raises
+    :class:`InputError` ``"<path>: <problem>"`` when the target
+
+    * is an input path or one of ``input_files`` (also through a symlink or a hard link):
+      "refusing to overwrite an input file";
+    * lies inside an input directory, or matches an input glob (it would be read back as a
+      shard next time): "is inside the input directory ..." / "matches the input pattern ...";
+    * is an existing directory or ends with a path separator: "is a directory; give a file
+      name";
+    * has a parent directory that does not exist.
+    """
+    raw = os.fspath(path)
+    if not raw:
+        raise InputError("empty output path; give a file name")
+    if raw.endswith(os.sep) or (os.altsep and raw.endswith(os.altsep)):
+        raise InputError(f"{raw}: is a directory; give a file name")
+    try:
+        target = Path(raw).resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise InputError(f"{raw}: cannot resolve this path ({exc})") from exc
+    if target.is_dir():
+        raise InputError(f"{raw}: is a directory; give a file name")
+    inputs = [os.fspath(src) for src in inputs]
+    for src in (*inputs, *(os.fspath(f) for f in input_files)):
+        if _same_file(src, target):
+            raise InputError(f"{raw}: refusing to overwrite an input file")
     for src in inputs:
-        if Path(src).resolve() == target:
-            raise InputError(f"{path}: refusing to overwrite an input file")
+        src_path = Path(src).resolve()
+        if src_path.is_dir():
+            if target.is_relative_to(src_path):
+                raise InputError(f"{raw}: is inside the input directory {src!r}; "
+                                 "write it elsewhere")
+        elif (not os.path.lexists(src) and any(c in src for c in _GLOB_CHARS)
+              and (_glob_matches(src, os.path.abspath(raw)) or _glob_matches(src, str(target)))):
+            raise InputError(f"{raw}: matches the input pattern {src!r}; write it elsewhere")
     if not target.parent.is_dir():
-        raise InputError(f"{path}: directory {str(path.parent)!r} does not exist")
+        raise InputError(f"{raw}: directory {os.path.dirname(raw)!r} does not exist")
     return target
 
 
+def _same_file(src: str, target: Path) -> bool:
+    if Path(src).resolve() == target:
+        return True
+    try:
+        return target.exists() and os.path.samefile(src, target)
+    except OSError:
+        return False
+
+
+def _glob_matches(pattern: str, path: str) -> bool:
+    """Whether ``glob.glob(pattern, recursive=True)`` would list ``path`` (absolute) if it
+    existed: ``*`` within one component, ``**`` over any number, hidden names only matched by
+    a pattern that starts with a dot."""
+    parts = Path(os.path.abspath(pattern)).parts
+    magic = next((i for i, part in enumerate(parts) if any(c in part for c in _GLOB_CHARS)),
+                 len(parts))
+    # The literal directories before the first wildcard, also through their symlinks.
+    real = Path(*parts[:magic]).resolve().parts + parts[magic:] if magic else parts
+    return any(_match_parts(pat, Path(path).parts) for pat in {parts, real})
+
+
+def _match_parts(pat: Sequence[str], parts: Sequence[str]) -> bool:
+    if not pat:
+        return not parts
+    head, rest = pat[0], pat[1:]
+    if head == "**":
+        return any(_match_parts(rest, parts[i:]) for i in range(len(parts) + 1)
+                   if not any(p.startswith(".") for p in parts[:i]))
+    if not parts:
+        return False
+    name = parts[0]
+    if any(c in head for c in _GLOB_CHARS):
+        if name.startswith(".") and not head.startswith("."):
+            return False
+        ok = fnmatch.fnmatch(name, head)
+    else:
+        ok = os.path.normcase(name) == os.path.normcase(head)
+    return ok and _match_parts(rest, parts[1:])
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux), else by
+    setting and restoring it."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def _new_file_mode(target: Path) -> int:
+    """What ``open(target, "w")`` would leave: the mode of the file it replaces, else
+    ``0o666 & ~umask``."""
+    try:
+        st = os.stat(target)
+        if stat.S_ISREG(st.st_mode):
+            return stat.S_IMODE(st.st_mode)
+    except OSError:
+        pass
+    return 0o666 & ~_umask()
+
+
 @contextmanager
-def atomic_file(path: str | Path, *, inputs: tuple[str | Path, ...] = ()) -> Iterator[IO[bytes]]:
+def atomic_file(path: PathLike, *, inputs: Iterable[PathLike] = (),
+                input_files: Iterable[PathLike] = ()) -> Iterator[IO[bytes]]:
     """``with atomic_file(p) as fh: fh.write(...)`` -- ``p`` appears only when the block ends
-    without an exception (temp file, fsync, ``os.replace``); the temp file is removed on error."""
-    target = check_output_path(path, inputs)
+    without an exception (temp file, fsync, ``os.replace``); the temp file is removed on error.
+    ``inputs`` / ``input_files``: see :func:`check_output_path` (checked before anything is
+    created)."""
+    target = check_output_path(path, inputs, input_files=input_files)
+    mode = _new_file_mode(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        if not hasattr(os, "fchmod"):
+            os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -58,33 +179,34 @@ def atomic_file(path: str | Path, *, inputs: tuple[str | Path, ...] = ()) -> Ite
         raise
 
 
-def write_atomic(path: str | Path, data: bytes | str, *,
-                 inputs: tuple[str | Path, ...] = ()) -> Path:
+def write_atomic(path: PathLike, data: bytes | str, *, inputs: Iterable[PathLike] = (),
+                 input_files: Iterable[PathLike] = ()) -> Path:
     """Write ``data`` to ``path`` atomically; refuse to overwrite an input file."""
-    with atomic_file(path, inputs=inputs) as fh:
+    with atomic_file(path, inputs=inputs, input_files=input_files) as fh:
         fh.write(data.encode() if isinstance(data, str) else data)
     return Path(path)
 
 
-def write_json_atomic(path: str | Path, obj: Any, *,
-                      inputs: tuple[str | Path, ...] = ()) -> Path:
-    return write_atomic(path, json.dumps(obj, indent=2) + "\n", inputs=inputs)
+def write_json_atomic(path: PathLike, obj: Any, *, inputs: Iterable[PathLike] = (),
+                      input_files: Iterable[PathLike] = ()) -> Path:
+    return write_atomic(path, json.dumps(obj, indent=2) + "\n", inputs=inputs,
+                        input_files=input_files)
 
 
-def write_npy_atomic(path: str | Path, array: np.ndarray, *,
-                     inputs: tuple[str | Path, ...] = ()) -> Path:
+def write_npy_atomic(path: PathLike, array: np.ndarray, *, inputs: Iterable[PathLike] = (),
+                     input_files: Iterable[PathLike] = ()) -> Path:
     """An ``.npy`` file of a numeric array (never pickled)."""
     arr = np.asarray(array)
     if arr.dtype.hasobject:
         raise ValueError("refusing to write an object array (it would need pickle)")
-    with atomic_file(path, inputs=inputs) as fh:
+    with atomic_file(path, inputs=inputs, input_files=input_files) as fh:
         np.save(fh, arr, allow_pickle=False)
     return Path(path)
 
 
-def write_parquet_atomic(path: str | Path, table: pa.Table, *,
-                         inputs: tuple[str | Path, ...] = ()) -> Path:
-    with atomic_file(path, inputs=inputs) as fh:
+def write_parquet_atomic(path: PathLike, table: pa.Table, *, inputs: Iterable[PathLike] = (),
+                         input_files: Iterable[PathLike] = ()) -> Path:
+    with atomic_file(path, inputs=inputs, input_files=input_files) as fh:
         pq.write_table(table, fh)
     return Path(path)
 

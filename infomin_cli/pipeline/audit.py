@@ -11,14 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
 
 from infomin_cli.attributes import Attribute
-from infomin_cli.errors import InputError
+from infomin_cli.errors import InputError, NotEstimable
 from infomin_cli.estimators.linear import LinearAccumulator, LinearConfig, LinearResult
 from infomin_cli.estimators.rho import RhoConfig, RhoResult, rho_star
 from infomin_cli.estimators.sliced import SlicedAccumulator, SlicedConfig, SlicedResult
 from infomin_cli.io.source import InMemorySource, Source
-from infomin_cli.pipeline.policy import ESTIMATORS, Policy
+from infomin_cli.pipeline.policy import ESTIMATORS, FamilyTest, Policy
+from infomin_cli.stats.fullsample import min_p
 from infomin_cli.stats.standardize import DEFAULT_SAMPLE_ROWS, Standardizer
 
 RowsFn = Callable[[int, int], None]  # (rows done, rows total)
@@ -40,6 +44,10 @@ class AuditConfig:
     calibration_rows: int = DEFAULT_SAMPLE_ROWS
 
 
+#: A class with fewer rows than this is reported as too rare to test on its own.
+MIN_CLASS_ROWS = 5
+
+
 @dataclass(frozen=True)
 class AttributeAudit:
     name: str
@@ -50,6 +58,9 @@ class AttributeAudit:
     rho: RhoResult | None
     verdict: str
     reasons: tuple[str, ...]
+    decided_by: tuple[str, ...] = ()
+    tests: tuple[FamilyTest, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,30 +73,38 @@ class AuditResult:
     estimators: tuple[str, ...]
     policy: Policy
     subsampled_rows: int | None  # rows used when max_rows subsampled, else None
+    #: the embedding standardiser, for the report: robust or not, the clip, and how many
+    #: calibration values were beyond it (None when only rho* ran)
+    standardization: dict | None = None
 
 
 @contextmanager
 def _naming(where: str, attr: str, estimator: str) -> Iterator[None]:
-    """Data an estimator cannot use (too few rows, a class missing from a split) is bad input:
-    one line naming the file, the attribute and the estimator."""
+    """Data an estimator cannot use (too few rows, a bad value) is bad input: one line naming
+    the file, the attribute and the estimator. :class:`NotEstimable` passes through."""
     try:
         yield
+    except NotEstimable:
+        raise
     except InputError as exc:
         raise InputError(f"{where}: attribute {attr!r}: {exc}") from exc
     except ValueError as exc:
-        raise InputError(f"{where}: attribute {attr!r}: {estimator}: {exc}") from exc
+        text = str(exc)
+        prefix = f"{estimator}: "
+        raise InputError(f"{where}: attribute {attr!r}: {prefix}{text.removeprefix(prefix)}"
+                         ) from exc
 
 
 def _streamed(source: Source, config: AuditConfig, on_rows: RowsFn | None
-              ) -> tuple[dict[str, SlicedResult], dict[str, LinearResult]]:
+              ) -> tuple[dict[str, SlicedResult], dict[str, LinearResult], dict | None]:
     """One pass over the embeddings feeding every attribute's accumulators."""
     want_sliced = "sliced" in config.estimators
     want_linear = "linear" in config.estimators
     if not (want_sliced or want_linear):
-        return {}, {}
+        return {}, {}, None
     n, seed, where = source.n_rows, config.seed, source.path
     cal_idx = source.sample_indices(config.calibration_rows, seed)
-    std = Standardizer.fit(source.sample(config.calibration_rows, seed), seed=seed)
+    std = Standardizer.fit_embeddings(source.sample(config.calibration_rows, seed), seed=seed)
     if std.dead.all():
         raise InputError(f"{where}: every embedding dimension is constant (on {std.n_sample:,} "
                          "sampled rows): there is nothing to audit")
@@ -93,15 +112,16 @@ def _streamed(source: Source, config: AuditConfig, on_rows: RowsFn | None
     sliced_acc: dict[str, SlicedAccumulator] = {}
     linear_acc: dict[str, LinearAccumulator] = {}
     for name, attr in source.attributes.items():
-        template = attr.take(cal_idx)
         if want_sliced:
             with _naming(where, name, "SI"):
-                sliced_acc[name] = SlicedAccumulator(source.dim, template, config.sliced, std, n,
-                                                     seed=seed, device=config.device, slicer=slicer)
+                sliced_acc[name] = SlicedAccumulator(
+                    source.dim, attr.take(cal_idx), config.sliced, std, n,
+                    seed=seed, device=config.device, slicer=slicer)
         if want_linear:
             with _naming(where, name, "linear"):
-                linear_acc[name] = LinearAccumulator(source.dim, template, config.linear, std, n,
-                                                     seed=seed, device=config.device)
+                linear_acc[name] = LinearAccumulator(source.dim, attr.take(cal_idx),
+                                                     config.linear, std, n, seed=seed,
+                                                     device=config.device)
     # Attributes share the Z side: each batch is projected once for every sliced accumulator.
     lead = next(iter(sliced_acc.values()), None)
     offset = 0
@@ -109,11 +129,10 @@ def _streamed(source: Source, config: AuditConfig, on_rows: RowsFn | None
         stop = offset + len(batch)
         u = lead.project(batch) if lead is not None else None
         for name, attr in source.attributes.items():
-            t = attr.values[offset:stop]
             if name in sliced_acc:
-                sliced_acc[name].update_projected(u, t, offset)
+                sliced_acc[name].update_projected(u, attr.values[offset:stop], offset)
             if name in linear_acc:
-                linear_acc[name].update(batch, t, offset)
+                linear_acc[name].update(batch, attr.values[offset:stop], offset)
         offset = stop
         if on_rows is not None:
             on_rows(offset, n)
@@ -124,10 +143,14 @@ def _streamed(source: Source, config: AuditConfig, on_rows: RowsFn | None
     for k, a in linear_acc.items():
         with _naming(where, k, "linear"):
             linear[k] = a.result()
-    return sliced, linear
+    info = {"method": "winsorised" if std.robust else "mean/std", "clip": std.clip,
+            "calibration_rows": std.n_sample, "extreme_values": std.n_extreme,
+            "dead_dims": int(std.dead.sum())}
+    return sliced, linear, info
 
 
-def _rho(source: Source, config: AuditConfig, on_epoch: EpochFn | None) -> dict[str, RhoResult]:
+def _rho(source: Source, config: AuditConfig, on_epoch: EpochFn | None,
+         notes: dict[str, list[str]]) -> dict[str, RhoResult]:
     rows = config.rho.max_rows if config.rho.max_rows is not None else source.n_rows
     idx = source.sample_indices(rows, config.seed)
     z = source.sample(rows, config.seed)
@@ -137,17 +160,49 @@ def _rho(source: Source, config: AuditConfig, on_epoch: EpochFn | None) -> dict[
         cb = None
         if on_epoch is not None:
             cb = (lambda nm: (lambda e, m, v: on_epoch(nm, e, m, v)))(name)
-        with _naming(source.path, name, "rho*"):
-            res = rho_star(z, attr.take(idx), rcfg, seed=config.seed, device=config.device,
-                           progress=cb)
+        try:
+            with _naming(source.path, name, "rho*"):
+                res = rho_star(z, attr.take(idx), rcfg, seed=config.seed, device=config.device,
+                               progress=cb)
+        except NotEstimable as exc:
+            notes[name].append(f"{exc}: no rho* for this attribute")
+            continue
         # The subsample was drawn here: report it against the rows available.
         out[name] = replace(res, n_rows=source.n_rows, subsampled=len(idx) < source.n_rows)
     return out
 
 
+def family_members(results: dict[str, Any]) -> list[FamilyTest]:
+    """An attribute's tests in the audit's family. SI and linear tested on the same full-sample
+    permutations are one member, combined exactly by min-p (power of the better test, no
+    Bonferroni factor between two tests of the same rows); otherwise each test is a member."""
+    s, li, r = results.get("sliced"), results.get("linear"), results.get("rho")
+    out: list[FamilyTest] = []
+    both = (s is not None and li is not None and s.full_null is not None
+            and li.full_null is not None and s.full_null.null.numel() == li.full_null.null.numel())
+    if both:
+        out.append(FamilyTest(("sliced", "linear"), min_p([s.full_null, li.full_null])))
+    else:
+        out += [FamilyTest((e,), x.p_value) for e, x in (("sliced", s), ("linear", li))
+                if x is not None and x.p_value is not None]
+    if r is not None and r.p_value is not None:
+        out.append(FamilyTest(("rho",), r.p_value))
+    return out
+
+
+def _class_notes(attr: Attribute) -> list[str]:
+    if attr.classes is None:
+        return []
+    counts = np.bincount(attr.values, minlength=len(attr.classes))
+    rare = [(c, int(k)) for c, k in zip(attr.classes, counts) if k < MIN_CLASS_ROWS]
+    return [f"class {c!r} has {k} row{'s' if k != 1 else ''}: too rare to test on its own "
+            f"(fewer than {MIN_CLASS_ROWS}); its rows are kept" for c, k in rare]
+
+
 def run_audit(source: Source, config: AuditConfig = AuditConfig(), policy: Policy = Policy(),
               *, on_rows: RowsFn | None = None, on_epoch: EpochFn | None = None) -> AuditResult:
-    """Audit every attribute of ``source``: SI and linear in one streaming pass, then rho*."""
+    """Audit every attribute of ``source``: SI and linear in one streaming pass, then rho*;
+    the verdict adjusts every test of every attribute as one family (``policy``)."""
     data: Source = source
     subsampled = None
     if config.max_rows is not None and config.max_rows < source.n_rows:
@@ -156,17 +211,22 @@ def run_audit(source: Source, config: AuditConfig = AuditConfig(), policy: Polic
     elif source.n_rows <= config.calibration_rows and not isinstance(source, InMemorySource):
         # The calibration sample would be the whole file: read it once, not twice.
         data = InMemorySource(source.embeddings(), source.attributes, source.path)
-    sliced, linear = _streamed(data, config, on_rows)
-    rhos = _rho(data, config, on_epoch) if "rho" in config.estimators else {}
+    notes = {k: _class_notes(a) for k, a in data.attributes.items()}
+    sliced, linear, std_info = _streamed(data, config, on_rows)
+    rhos = _rho(data, config, on_epoch, notes) if "rho" in config.estimators else {}
 
+    results = {k: {"sliced": sliced.get(k), "linear": linear.get(k), "rho": rhos.get(k)}
+               for k in data.attributes}
+    decisions = policy.decide(results, {k: family_members(r) for k, r in results.items()})
     audits: dict[str, AttributeAudit] = {}
     for name, attr in data.attributes.items():
-        s, li, r = sliced.get(name), linear.get(name), rhos.get(name)
-        verdict, reasons = policy.judge({"sliced": s, "linear": li, "rho": r})
-        audits[name] = AttributeAudit(name, attr.kind, attr.n_classes, s, li, r, verdict, reasons)
+        d = decisions[name]
+        audits[name] = AttributeAudit(name, attr.kind, attr.n_classes, sliced.get(name),
+                                      linear.get(name), rhos.get(name), d.verdict, d.reasons,
+                                      d.decided_by, d.tests, tuple(notes[name]))
     overall = "fail" if any(a.verdict == "fail" for a in audits.values()) else "pass"
     return AuditResult(audits, overall, source.n_rows, source.dim, config.seed,
-                       config.estimators, policy, subsampled)
+                       config.estimators, policy, subsampled, std_info)
 
 
 def audit_arrays(Z, attributes: dict[str, Attribute] | list[Attribute],

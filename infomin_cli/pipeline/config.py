@@ -2,10 +2,11 @@
 
 Command-line flags and (for ``check``) a TOML table are both a flat mapping::
 
-    estimators  "sliced,linear,rho" or a list       slices, order, aggregation
-    permutations (SI and linear)                     max_rows, rho_max_rows
-    seed, device                                     alpha, fail_above ("rho=0.2" strings or a
-                                                     {estimator: value} table)
+    estimators    "sliced,linear,rho" or a list     slices, order, aggregation
+    permutations  None (auto) or a count, for        max_rows, rho_max_rows
+                  every estimator's test             seed (0 <= seed < 2**63), device
+    alpha, correction (holm, bonferroni, none)       rank_transform (bool)
+    fail_above    "rho=0.2" / "rho:point=0.2" strings, or an {estimator: value} table
 
 :func:`audit_settings` returns the :class:`~infomin_cli.pipeline.audit.AuditConfig` and the
 :class:`~infomin_cli.pipeline.policy.Policy`; any bad value is a ``ValueError`` naming the key,
@@ -31,19 +32,21 @@ DEFAULTS: dict[str, Any] = {
     "slices": 100,
     "order": 3,
     "aggregation": "pairwise",
-    "permutations": 1000,
+    "permutations": None,
     "max_rows": None,
     "rho_max_rows": 50_000,
     "seed": 0,
     "device": "auto",
     "alpha": 0.01,
+    "correction": "holm",
     "fail_above": (),
+    "rank_transform": True,
 }
 MINIMUM = {"slices": 1, "order": 1, "permutations": 0, "max_rows": 50, "rho_max_rows": 50}
 
 
 def _int(key: str, value: Any) -> int | None:
-    if value is None and key == "max_rows":
+    if value is None and key in ("max_rows", "permutations"):
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise SettingError(key, f"{value!r}: expected an integer")
@@ -52,12 +55,12 @@ def _int(key: str, value: Any) -> int | None:
     return value
 
 
-def _fail_above(value: Any) -> dict[str, float]:
+def _fail_above(value: Any) -> dict:
     if isinstance(value, Mapping):
         texts = [f"{k}={v}" for k, v in value.items()]
     else:
         texts = [value] if isinstance(value, str) else [str(v) for v in value]
-    out: dict[str, float] = {}
+    out: dict = {}
     for text in texts:
         try:
             est, limit = parse_threshold(text)
@@ -67,8 +70,11 @@ def _fail_above(value: Any) -> dict[str, float]:
     return out
 
 
-def audit_settings(options: Mapping[str, Any]) -> tuple[AuditConfig, Policy]:
-    """Validate ``options`` (any subset of :data:`DEFAULTS`) into a config and a policy."""
+def audit_settings(options: Mapping[str, Any], attributes: int = 1
+                   ) -> tuple[AuditConfig, Policy]:
+    """Validate ``options`` (any subset of :data:`DEFAULTS`) into a config and a policy, for
+    an audit of ``attributes`` attributes (the family size decides how many permutations
+    the default, ``permutations=None``, runs)."""
     for key in options:
         if key not in DEFAULTS:
             close = difflib.get_close_matches(key, list(DEFAULTS), n=1)
@@ -83,6 +89,10 @@ def audit_settings(options: Mapping[str, Any]) -> tuple[AuditConfig, Policy]:
     seed = o["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise SettingError("seed", f"{seed!r}: expected an integer")
+    if not 0 <= seed < 2**63:
+        raise SettingError("seed", f"{seed}: expected 0 <= seed < 2**63")
+    if not isinstance(o["rank_transform"], bool):
+        raise SettingError("rank_transform", f"{o['rank_transform']!r}: expected true or false")
     if o["aggregation"] not in ("pairwise", "joint"):
         raise SettingError("aggregation", f"{o['aggregation']!r}: expected pairwise or joint")
     try:
@@ -93,15 +103,20 @@ def audit_settings(options: Mapping[str, Any]) -> tuple[AuditConfig, Policy]:
         alpha = float(o["alpha"])
     except (TypeError, ValueError):
         raise SettingError("alpha", f"{o['alpha']!r}: expected a number") from None
-    policy = Policy(alpha=alpha, fail_above=_fail_above(o["fail_above"]))
-    policy.validate(names, ints["permutations"])  # type: ignore[arg-type]
+    policy = Policy(alpha=alpha, correction=str(o["correction"]),
+                    fail_above=_fail_above(o["fail_above"]))
     perms = ints["permutations"]
+    if perms is None:
+        perms = policy.permutations_needed(names, attributes)
+    policy.validate(names, perms, attributes)
+    ranks = o["rank_transform"]
     config = AuditConfig(
         estimators=names,
         sliced=SlicedConfig(slices=ints["slices"], order=ints["order"],  # type: ignore[arg-type]
-                            aggregation=o["aggregation"], permutations=perms),  # type: ignore[arg-type]
-        linear=LinearConfig(permutations=perms),  # type: ignore[arg-type]
-        rho=RhoConfig(max_rows=ints["rho_max_rows"]),
+                            aggregation=o["aggregation"], permutations=perms,
+                            rank_transform=ranks),
+        linear=LinearConfig(permutations=perms),
+        rho=RhoConfig(max_rows=ints["rho_max_rows"], permutations=perms, rank_transform=ranks),
         max_rows=ints["max_rows"],
         seed=seed,
         device=device,

@@ -65,6 +65,9 @@ def build_report(audit: Any, *, input_info: dict[str, Any]) -> dict[str, Any]:
             entry["n_classes"] = a.n_classes
         entry["verdict"] = a.verdict
         entry["reasons"] = list(a.reasons)
+        entry["decided_by"] = list(a.decided_by)
+        entry["tests"] = [t.to_json() for t in a.tests]
+        entry["notes"] = list(a.notes)
         if a.sliced is not None:
             entry["sliced"] = result_fields(a.sliced)
         if a.linear is not None:
@@ -79,6 +82,7 @@ def build_report(audit: Any, *, input_info: dict[str, Any]) -> dict[str, Any]:
         "dim": audit.dim,
         "seed": audit.seed,
         "verdict": audit.verdict,
+        "standardization": audit.standardization,
         "thresholds": audit.policy.to_json(),
         "estimators": list(audit.estimators),
         "attributes": attrs,

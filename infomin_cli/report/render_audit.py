@@ -19,6 +19,15 @@ def _ci(ci: Any) -> str:
     return "—" if not ci else f"{ci[0]:.2f}–{ci[1]:.2f}"
 
 
+LABEL = {"linear": "linear", "sliced": "SI", "rho": "ρ*"}
+BLOCK = {"linear": "linear", "sliced": "sliced", "rho": "rho_star"}
+
+
+def _short(x: Any) -> str:
+    """``0.024`` -> ``.024`` (a null95 beside its value)."""
+    return "—" if x is None else format(x, ".3f").lstrip("0")
+
+
 def _p(p: Any) -> str:
     if p is None:
         return "—"
@@ -43,45 +52,45 @@ def render_audit(report: dict[str, Any], console: Console | None = None) -> None
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("attribute", no_wrap=True)
     table.add_column("kind", no_wrap=True)
-    if "linear" in est:
-        table.add_column("linear", justify="right", no_wrap=True)
-    if "sliced" in est:
-        table.add_column("SI", justify="right", no_wrap=True)
-        table.add_column("null95", justify="right", no_wrap=True)
-        table.add_column("p", justify="right", no_wrap=True)
+    blocks = [(e, LABEL[e], BLOCK[e]) for e in ("linear", "sliced", "rho") if e in est]
+    for _, label, _ in blocks:
+        table.add_column(f"{label} (null95)", justify="right", no_wrap=True)
     if "rho" in est:
-        table.add_column("ρ*", justify="right", no_wrap=True)
-        table.add_column("95% CI", justify="right", no_wrap=True)
+        table.add_column("ρ* 95% CI", justify="right", no_wrap=True)
+    table.add_column("p adj", justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     for name, a in report["attributes"].items():
         kind = f"{a['n_classes']} classes" if a["kind"] == "categorical" else a["kind"]
         row = [name, kind]
-        if "linear" in est:
-            row.append(_num(a.get("linear", {}).get("value")))
-        if "sliced" in est:
-            s = a.get("sliced", {})
-            row += [_num(s.get("value")), _num(s.get("null_q95")), _p(s.get("p_value"))]
+        for _, _, key in blocks:
+            r = a.get(key)
+            row.append("—" if not r else f"{_num(r.get('value'))} ({_short(r.get('null_q95'))})")
         if "rho" in est:
-            r = a.get("rho_star", {})
-            row += [_num(r.get("value")), _ci(r.get("ci"))]
+            row.append(_ci((a.get("rho_star") or {}).get("ci")))
+        adj = [t["p_adjusted"] for t in a.get("tests", []) if t.get("p_adjusted") is not None]
+        row.append(_p(min(adj)) if adj else "—")
         verdict = a["verdict"]
         style = "bold red" if verdict == "fail" else "green"
-        row.append(f"[{style}]{verdict}[/]")
+        by = ",".join(LABEL[e] for e in a.get("decided_by", []))
+        row.append(f"[{style}]{verdict}[/]" + (f" [dim]({by})[/]" if by else ""))
         table.add_row(*row)
     console.print(table)
     for name, a in report["attributes"].items():
         for reason in a.get("reasons", []):
             console.print(f"  [red]✗[/] {name}: {reason}")
-    rules = Policy(**report["thresholds"]).rules(tuple(est))
-    agg = next((a["sliced"]["aggregation"] for a in report["attributes"].values() if "sliced" in a),
-               None)
-    notes = []
-    if agg:
-        notes.append(f"SI: held-out {agg} sliced dependence, permutation p-value")
+        for note in a.get("notes", []):
+            console.print(f"  [yellow]![/] {name}: {note}")
+    std = report.get("standardization") or {}
+    if std.get("extreme_values"):
+        console.print(f"[yellow]{std['extreme_values']:,} embedding values in the "
+                      f"{std['calibration_rows']:,} calibration rows lie beyond ±{std['clip']:g} "
+                      "robust SD and were clipped[/]")
+    rules = Policy.from_json(report["thresholds"]).rules(tuple(est))
+    notes = ["value (null95): held-out estimate and the 95th percentile of its permutation "
+             "null, the noise floor"]
     if "rho" in est:
-        notes.append("ρ*: neural HGR maximal correlation on a held-out test split")
-    if notes:
-        console.print("[dim]" + "; ".join(notes) + "[/]")
+        notes.append("ρ*: neural HGR maximal correlation on held-out test rows")
+    console.print("[dim]" + "; ".join(notes) + "[/]")
     verdict = report["verdict"]
     colour = "red" if verdict == "fail" else "green"
     console.print(f"verdict: [bold {colour}]{verdict.upper()}[/]"

@@ -39,6 +39,10 @@ def render_inspect(report: dict[str, Any], console: Console | None = None) -> No
     summary.add_row("dead dims", f"{report['dead_dims']} (std == 0)")
     if report.get("zero_rows"):
         summary.add_row("zero rows", str(report["zero_rows"]))
+    ext = report.get("extreme_values") or {}
+    if ext.get("clip") is not None:
+        summary.add_row("extreme values", f"{ext['count']:,} beyond ±{ext['clip']:g} robust SD "
+                        f"(of {ext['rows_checked']:,} rows checked; the audit clips them)")
     console.print(summary)
 
     if report["columns"]:

@@ -61,15 +61,21 @@ def ridge_shift(c: torch.Tensor, ridge: float, dims: int | None = None) -> torch
 
 
 def inv_sqrt_psd(c: torch.Tensor, shift: torch.Tensor | float) -> torch.Tensor:
-    """``(C + shift I)^{-1/2}`` for batched symmetric PSD ``C`` via ``eigh`` (float64)."""
+    """``(C + shift I)^{-1/2}`` for batched symmetric PSD ``C`` via ``eigh`` (float64).
+
+    A pseudo-inverse: eigen-directions with no variance (below ``1e-12`` of the largest, or a
+    block that is all zero -- a class absent from a split) get weight 0 instead of an inverse
+    that overflows. Those directions carry no covariance with anything, so CCA is unchanged.
+    """
     c = c.to(torch.float64)
     p = c.shape[-1]
     eye = torch.eye(p, dtype=c.dtype, device=c.device)
     shift = torch.as_tensor(shift, dtype=c.dtype, device=c.device)
     creg = c + shift[..., None, None] * eye
     lam, vec = torch.linalg.eigh(creg)
-    floor = lam.amax(-1, keepdim=True).clamp_min(1e-300) * 1e-12
-    inv = lam.clamp_min(0).maximum(floor).rsqrt()
+    top = lam.amax(-1, keepdim=True)
+    keep = (lam > top * 1e-12) & (top > 0)
+    inv = torch.where(keep, lam.clamp_min(1e-300).rsqrt(), torch.zeros_like(lam))
     return (vec * inv[..., None, :]) @ vec.transpose(-1, -2)
 
 
@@ -170,22 +176,30 @@ def slice_cca(cov: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
 
 def validation_curve(fit, val, grid: tuple[float, ...], d_live: int, q: int) -> torch.Tensor:
     """Correlation on ``val`` covariances of the top CCA pair fitted on ``fit`` covariances,
-    for each relative ridge in ``grid``. One ``eigh`` per block serves every ridge."""
+    for each relative ridge in ``grid``. One ``eigh`` per block serves every ridge; directions
+    without variance are dropped (as in :func:`inv_sqrt_psd`), and a degenerate fit scores 0."""
     cxx, cyy, cxy = fit
     vxx, vyy, vxy = val
     lx, ux = torch.linalg.eigh(cxx)
     ly, uy = torch.linalg.eigh(cyy)
     lx, ly = lx.clamp_min(0), ly.clamp_min(0)
+
+    def whitener(lam, vec, shift):
+        lr = lam + shift
+        top = lr.max()
+        inv = torch.where((lr > top * 1e-12) & (top > 0), lr.clamp_min(1e-300).rsqrt(),
+                          torch.zeros_like(lr))
+        return (vec * inv) @ vec.T
+
     scores = []
     for r in grid:
-        sx = r * lx.sum() / d_live
-        sy = r * ly.sum() / q
-        wx = (ux * (lx + sx).rsqrt()) @ ux.T
-        wy = (uy * (ly + sy).rsqrt()) @ uy.T
+        wx = whitener(lx, ux, r * lx.sum() / d_live)
+        wy = whitener(ly, uy, r * ly.sum() / q)
         a, _, bh = torch.linalg.svd(wx @ cxy @ wy, full_matrices=False)
         w, v = wx @ a[:, 0], wy @ bh[0]
-        den = torch.sqrt((w @ vxx @ w) * (v @ vyy @ v)).clamp_min(1e-300)
-        scores.append((w @ vxy @ v) / den)
+        den = torch.sqrt((w @ vxx @ w) * (v @ vyy @ v))
+        score = (w @ vxy @ v) / den.clamp_min(1e-300)
+        scores.append(torch.where(den > 0, score, torch.zeros_like(score)))
     return torch.stack(scores)
 
 

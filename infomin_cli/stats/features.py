@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from infomin_cli.attributes import DISCRETE_KINDS, Attribute
-from infomin_cli.stats.device import to_tensor
+from infomin_cli.stats.ranks import QuantileMap
 from infomin_cli.stats.standardize import Standardizer
 
 
@@ -141,6 +141,11 @@ class AttributeEncoder:
     * ``tanh`` (continuous): ``tanh(t_std)^k``, k = 1..K, one block of K (no slicing of 1-D T);
     * ``sliced`` (multidim): S slices of the standardised T, K features each;
     * ``linear`` (continuous or multidim, for the linear estimator): the standardised columns.
+
+    ``ranks`` (tanh and sliced): each column first goes through its normal scores
+    (:class:`~infomin_cli.stats.ranks.QuantileMap`, fitted on the template's values).
+    Continuous values are centred and scaled in float64 before any float32 cast, so a large
+    offset (a Unix timestamp) keeps its variation.
     """
 
     encoding: Encoding
@@ -150,24 +155,31 @@ class AttributeEncoder:
     slicer: SliceFeaturizer | None = None
     order: int = 1
     columns: int = 1  # columns of the raw values (1 for discrete and continuous)
+    quantiles: QuantileMap | None = None
 
     @classmethod
     def for_sliced(cls, template: Attribute, slices: int, order: int, seed: int, *,
-                   scaled: bool = True, standardizer: Standardizer | None = None
-                   ) -> AttributeEncoder:
+                   scaled: bool = True, standardizer: Standardizer | None = None,
+                   ranks: bool = False) -> AttributeEncoder:
         """The sliced estimator's encoding. ``template`` carries kind and classes, and for a
-        continuous or multidim T its values on the calibration rows (for the standardiser,
-        unless one is given)."""
+        continuous or multidim T its values on the calibration rows (for the normal scores and
+        the standardiser, unless one is given)."""
         if template.kind in DISCRETE_KINDS:
             return cls._discrete(template)
+        quantiles = None
+        if ranks:
+            _need_values(template)
+            quantiles = QuantileMap.fit(template.values)
+            template = Attribute(template.name, template.kind,
+                                 quantiles.transform(template.values))
         std = standardizer or _fit_t_standardizer(template, seed)
         if template.kind == "continuous":
-            return cls("tanh", template.kind, standardizer=std, order=order)
+            return cls("tanh", template.kind, standardizer=std, order=order, quantiles=quantiles)
         k = template.width
         slicer = SliceFeaturizer.draw(k, slices, order, seed, stream=2, live=std.live,
                                       calibration=std.calibration if scaled else None)
         return cls("sliced", template.kind, standardizer=std, slicer=slicer, order=order,
-                   columns=k)
+                   columns=k, quantiles=quantiles)
 
     @classmethod
     def for_linear(cls, template: Attribute, seed: int, *,
@@ -225,9 +237,12 @@ class AttributeEncoder:
         """Encoded features ``(b, width)`` float32 on ``device``."""
         if self.discrete:
             return one_hot(values, self.n_classes, device)  # type: ignore[arg-type]
-        mean, scale = self.standardizer.torch_params(torch.device(device))  # type: ignore[union-attr]
-        t = to_tensor(np.asarray(values), torch.float32, torch.device(device))
-        t = (t.reshape(t.shape[0], -1) - mean) * scale
+        x = np.asarray(values, dtype=np.float64)
+        if self.quantiles is not None:
+            x = self.quantiles.transform(x)
+        std = self.standardizer
+        x = (x.reshape(len(x), -1) - std.mean) * std.scale  # type: ignore[union-attr]
+        t = torch.as_tensor(x, dtype=torch.float32, device=device)
         if self.encoding == "linear":
             return t
         if self.encoding == "sliced":
@@ -235,10 +250,17 @@ class AttributeEncoder:
         return tanh_features(t, self.order)
 
 
-def _fit_t_standardizer(template: Attribute, seed: int) -> Standardizer:
+def _need_values(template: Attribute) -> None:
     if len(template) < 2:
         raise ValueError(
             f"attribute {template.name!r}: a {template.kind} attribute needs its values on the "
             "calibration sample (the template) or a fitted standardizer"
         )
-    return Standardizer.fit(template.values, seed=seed)
+
+
+def _fit_t_standardizer(template: Attribute, seed: int) -> Standardizer:
+    """T's standardiser: a column is constant only when all its values are equal (an
+    attribute's scale says nothing about its offset, so the embedding's dead-column rule, which
+    compares the std with the mean, does not apply)."""
+    _need_values(template)
+    return Standardizer.fit(template.values, seed=seed, dead_tol=0.0)

@@ -1,10 +1,20 @@
 """Column standardisation fitted on a calibration sample.
 
-A one-pass stream cannot know the global moments in advance, so the moments come from a
-calibration sample (the CLI passes a seeded random sample of up to ~100k rows)::
+A one-pass stream cannot know the global moments in advance, so the centre and scale come from
+a calibration sample (the audit passes a seeded random sample of up to ~100k rows)::
 
-    z_std[:, j] = (z[:, j] - mean_j) / std_j     for live columns j
-    z_std[:, j] = 0                               for dead columns j
+    z_std[:, j] = clip((z[:, j] - mean_j) / std_j, -c, c)     for live columns j
+    z_std[:, j] = 0                                           for dead columns j
+
+Embeddings (:meth:`Standardizer.fit_embeddings`) are standardised *robustly*: ``mean_j`` and
+``std_j`` are the moments of the column winsorised at its 0.5% and 99.5% quantiles (the plain
+std where that leaves no spread, e.g. a unit that is almost always 0), and standardised values
+beyond ``c = 10`` are clipped. A plain mean and standard deviation let a single corrupt value
+(1e4 in a column of unit scale) squash the whole column and hide whatever it carries; the
+winsorised moments do not move, and the clip bounds that row's weight in every covariance.
+(Quantile scales such as the IQR were tried and rejected: on zero-inflated ReLU units they are
+tiny and would clip much of the real signal.) How many calibration values were clipped is
+reported.
 
 A column is *dead* when ``std_j <= dead_tol * max(median_k std_k, |mean_j|)``:
 
@@ -35,6 +45,10 @@ import torch
 from infomin_cli.stats.sampling import sample_rows
 
 DEFAULT_DEAD_TOL = 1e-5
+#: Standard deviations (winsorised) beyond which a standardised embedding value is clipped.
+EMBEDDING_CLIP = 10.0
+#: Percentile at each end where the robust fit winsorises a column before its moments.
+WINSOR_PCT = 0.5
 DEFAULT_SAMPLE_ROWS = 100_000
 CALIBRATION_BUDGET = 1 << 24  # floats kept in Standardizer.calibration (64 MiB of float32)
 
@@ -43,17 +57,23 @@ CALIBRATION_BUDGET = 1 << 24  # floats kept in Standardizer.calibration (64 MiB 
 class Standardizer:
     """Fitted column standardiser (see the module docstring).
 
-    ``scale[j] = 1 / std[j]`` for live columns and 0 for dead ones, so that
-    ``transform(z) = (z - mean) * scale``.
+    ``transform(z) = clip((z - mean) * scale, -clip, clip)`` with ``scale[j] = 1 / std[j]`` for
+    live columns and 0 for dead ones. With ``robust`` fitting, ``mean`` and ``std`` are the
+    winsorised moments (module docstring), so one extreme value cannot squash a column; ``clip``
+    then bounds what an extreme value can do to the covariances. ``n_extreme`` counts the
+    calibration values that the clip changed.
     """
 
-    mean: np.ndarray  # (d,) float64
-    std: np.ndarray  # (d,) float64, population std of the calibration sample
+    mean: np.ndarray  # (d,) float64: the column centre (winsorised mean when robust)
+    std: np.ndarray  # (d,) float64: the column scale (winsorised std when robust)
     scale: np.ndarray  # (d,) float64
     dead: np.ndarray  # (d,) bool
     n_sample: int
     calibration: np.ndarray = field(repr=False)  # (m, d) float32 standardised sample rows
     dead_tol: float = DEFAULT_DEAD_TOL
+    clip: float | None = None
+    n_extreme: int = 0
+    robust: bool = False
 
     @classmethod
     def fit(
@@ -64,10 +84,13 @@ class Standardizer:
         keep_rows: int | None = None,
         seed: int = 0,
         std_floor: float = 0.0,
+        robust: bool = False,
+        clip: float | None = None,
     ) -> Standardizer:
-        """Moments of ``sample`` (n_s, d) (or (n_s,) for a 1-D variable), computed in float64.
+        """Centre and scale of ``sample`` (n_s, d) (or (n_s,) for a 1-D variable), in float64.
 
         ``keep_rows`` bounds :attr:`calibration` (default: ``min(n_s, 2**24 // d)``).
+        ``dead_tol=0``: a column is dead only when all its values are equal.
         """
         x = np.asarray(sample)
         if x.ndim == 1:
@@ -75,31 +98,65 @@ class Standardizer:
         if x.ndim != 2 or x.shape[0] < 2:
             raise ValueError("Standardizer.fit: need a 2-D sample with at least 2 rows")
         n, d = x.shape
-        # Two passes over row chunks, accumulated in float64: no full float64 copy of x.
+        # Passes over row chunks (column chunks for quantiles), in float64 without a full copy.
         step = max(1, (1 << 22) // max(d, 1))
         total = np.zeros(d)
+        lo = np.full(d, np.inf)
+        hi = np.full(d, -np.inf)
         for s in range(0, n, step):
             c = np.asarray(x[s : s + step], dtype=np.float64)
             if not np.all(np.isfinite(c)):
                 raise ValueError("Standardizer.fit: the sample contains NaN or infinite values")
             total += c.sum(axis=0)
+            lo = np.minimum(lo, c.min(axis=0))
+            hi = np.maximum(hi, c.max(axis=0))
         mean = total / n
         sq = np.zeros(d)
         for s in range(0, n, step):
             c = np.asarray(x[s : s + step], dtype=np.float64) - mean
             sq += np.einsum("ij,ij->j", c, c)
         std = np.sqrt(sq / n)
-        ref = np.maximum(np.median(std), np.abs(mean))
-        dead = (std <= dead_tol * ref) | (std == 0)
+        if robust:
+            # Winsorised moments: each column clipped to its [0.5%, 99.5%] quantiles first, so
+            # a few extreme values (one corrupt cell) move neither the centre nor the scale;
+            # where that leaves no spread (a column that is almost always 0) the plain std stays.
+            cstep = max(1, (1 << 22) // n)
+            for j in range(0, d, cstep):
+                block = np.asarray(x[:, j : j + cstep], dtype=np.float64)
+                qlo, qhi = np.percentile(block, [WINSOR_PCT, 100 - WINSOR_PCT], axis=0)
+                w = np.clip(block, qlo, qhi)
+                wmean, wstd = w.mean(axis=0), w.std(axis=0)
+                mean[j : j + cstep] = wmean
+                std[j : j + cstep] = np.where(wstd > 0, wstd, std[j : j + cstep])
+        constant = lo == hi
+        if dead_tol > 0:
+            ref = np.maximum(np.median(std), np.abs(mean))
+            dead = (std <= dead_tol * ref) | (std == 0) | constant
+        else:
+            dead = constant | (std == 0)
         if std_floor > 0 and not dead.all():
             floor = max(std_floor * float(np.median(std[~dead])), 1e-300)
             scale = np.where(dead, 0.0, 1.0 / np.maximum(std, floor))
         else:
             scale = np.where(dead, 0.0, 1.0 / np.where(dead, 1.0, std))
+        n_extreme = 0
+        if clip is not None:
+            for s in range(0, n, step):
+                c = (np.asarray(x[s : s + step], dtype=np.float64) - mean) * scale
+                n_extreme += int((np.abs(c) > clip).sum())
         m = min(n, keep_rows if keep_rows is not None else max(256, CALIBRATION_BUDGET // d))
         idx = sample_rows(n, m, seed)
-        calib = ((np.asarray(x[idx], dtype=np.float64) - mean) * scale).astype(np.float32)
-        return cls(mean, std, scale, dead, n, calib, dead_tol)
+        calib = (np.asarray(x[idx], dtype=np.float64) - mean) * scale
+        if clip is not None:
+            np.clip(calib, -clip, clip, out=calib)
+        return cls(mean, std, scale, dead, n, calib.astype(np.float32), dead_tol, clip,
+                   n_extreme, robust)
+
+    @classmethod
+    def fit_embeddings(cls, sample: np.ndarray, *, seed: int = 0) -> Standardizer:
+        """The embedding standardiser every estimator of the audit shares: winsorised centre
+        and scale, values clipped at ``EMBEDDING_CLIP`` standard deviations."""
+        return cls.fit(sample, seed=seed, robust=True, clip=EMBEDDING_CLIP)
 
     @classmethod
     def fit_sample(
@@ -118,10 +175,20 @@ class Standardizer:
         return np.flatnonzero(~self.dead)
 
     def transform(self, z: np.ndarray) -> np.ndarray:
-        """Standardised copy (float64) of ``z`` (n, d) or (n,)."""
+        """Standardised (and clipped) copy, float64, of ``z`` (n, d) or (n,)."""
         x = np.asarray(z, dtype=np.float64)
         out = (x.reshape(len(x), -1) - self.mean) * self.scale
+        if self.clip is not None:
+            np.clip(out, -self.clip, self.clip, out=out)
         return out.reshape(x.shape)
+
+    def apply(self, z: torch.Tensor, params: tuple[torch.Tensor, torch.Tensor] | None = None
+              ) -> torch.Tensor:
+        """:meth:`transform` in torch, in ``z``'s dtype and device (``params`` from
+        :meth:`torch_params`, to avoid re-creating them for every batch)."""
+        mean, scale = params if params is not None else self.torch_params(z.device, z.dtype)
+        out = (z - mean) * scale
+        return out.clamp(-self.clip, self.clip) if self.clip is not None else out
 
     def torch_params(
         self, device: torch.device, dtype: torch.dtype = torch.float32

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -40,6 +39,12 @@ class AggregationOpt(str, Enum):
     joint = "joint"
 
 
+class CorrectionOpt(str, Enum):
+    holm = "holm"
+    bonferroni = "bonferroni"
+    none = "none"
+
+
 @handles_input_errors
 def audit(
     file: FileArg,
@@ -58,8 +63,9 @@ def audit(
     aggregation: Annotated[AggregationOpt, typer.Option(
         "--aggregation", help="pairwise: max over slice pairs (the paper); joint: one CCA "
         "over all slices (the reference code).")] = AggregationOpt.pairwise,
-    permutations: Annotated[int, typer.Option(
-        "--permutations", help="Permutations for the SI and linear p-values.")] = 1000,
+    permutations: Annotated[int | None, typer.Option(
+        "--permutations", show_default="auto: enough for alpha over all tests, at least 1000",
+        help="Permutations for every p-value (SI, linear, ρ*).")] = None,
     max_rows: Annotated[int | None, typer.Option(
         "--max-rows", help="Audit a seeded random subsample of this many rows.")] = None,
     rho_max_rows: Annotated[int, typer.Option(
@@ -68,12 +74,18 @@ def audit(
     device: Annotated[str, typer.Option(
         "--device", help="auto (CUDA when present), cpu or cuda.")] = "auto",
     alpha: Annotated[float, typer.Option(
-        "--alpha", help="Fail an attribute when a permutation p-value (SI, linear) is below "
-        "alpha/m for m tests run (0: off).")] = 0.01,
+        "--alpha", help="Fail an attribute when one of its adjusted p-values is at most alpha; "
+        "every test of every attribute is one family (0: off).")] = 0.01,
+    correction: Annotated[CorrectionOpt, typer.Option(
+        "--correction", help="Multiple-testing adjustment over the family.")] = CorrectionOpt.holm,
     fail_above: Annotated[list[str] | None, typer.Option(
-        "--fail-above", metavar="[EST=]X",
-        help="Fail when an estimate exceeds X: '0.1' (SI) or 'rho=0.2', 'linear=0.1'; "
-             "repeatable.")] = None,
+        "--fail-above", metavar="EST[:BOUND]=X",
+        help="Fail when an estimator's number exceeds X: 'rho=0.2' compares the lower 95% "
+             "bound (default), 'rho:point=0.2' the estimate, 'rho:upper=0.2' the upper bound; "
+             "EST is sliced, linear or rho (a bare '0.1' means sliced); repeatable.")] = None,
+    rank_transform: Annotated[bool, typer.Option(
+        "--rank-transform/--no-rank-transform",
+        help="Continuous attributes enter SI and ρ* through their normal scores.")] = True,
     fmt: Annotated[Format, typer.Option(
         "--format", help="table, or JSON only on stdout.")] = Format.table,
     output: Annotated[str | None, typer.Option(
@@ -82,9 +94,11 @@ def audit(
 ) -> None:
     """Sliced dependence (with a permutation p-value), linear leakage and neural ρ* per attribute.
 
-    Exit codes: 0 every attribute passes, 1 a threshold is crossed, 2 bad input.
+    Exit codes: 0 every attribute passes, 1 a check failed (a leak), 2 bad usage or input,
+    3 internal error.
     """
     from infomin_cli.io import open_dataset, write_json_atomic
+    from infomin_cli.io.writers import check_output_path
     from infomin_cli.pipeline.audit import run_audit
     from infomin_cli.pipeline.config import audit_settings
     from infomin_cli.report import build_report
@@ -94,19 +108,18 @@ def audit(
         "estimators": estimators, "slices": slices, "order": order,
         "aggregation": aggregation.value, "permutations": permutations, "max_rows": max_rows,
         "rho_max_rows": rho_max_rows, "seed": seed, "device": device, "alpha": alpha,
-        "fail_above": fail_above or [],
-    })
+        "correction": correction.value, "fail_above": fail_above or [],
+        "rank_transform": rank_transform,
+    }, attributes=len(set(attr)))
     if len(set(attr)) != len(attr):
         raise InputError("--attr: an attribute is named twice")
     options = load_options(emb_col, emb_cols, attrs, id_col, attr_kind, strict)
-    inputs = tuple(Path(p) for p in (file, attrs) if p)
-    if output is not None:
-        out_dir = Path(output).resolve().parent
-        if not out_dir.is_dir():
-            raise InputError(f"--output {output}: directory {str(out_dir)!r} does not exist")
-        for src in inputs:
-            if src.exists() and src.resolve() == Path(output).resolve():
-                raise InputError(f"--output {output}: refusing to overwrite an input file")
+    inputs = tuple(p for p in (file, attrs) if p)
+    if output is not None:  # before reading anything: never over an input, its shards or glob
+        try:
+            check_output_path(output, inputs)
+        except InputError as exc:
+            raise InputError(f"--output {exc}") from exc
 
     source = open_dataset(file, attr, options)
     names = config.estimators
@@ -140,7 +153,7 @@ def audit(
     }
     report = build_report(result, input_info=input_info)
     if output is not None:
-        write_json_atomic(output, report, inputs=inputs)
+        write_json_atomic(output, report, inputs=inputs, input_files=tuple(source.files))
     if fmt == Format.json:
         typer.echo(json.dumps(report, indent=2))
     else:
