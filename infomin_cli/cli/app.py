@@ -43,10 +43,11 @@ def _root(
 
 
 def _register(typer_app: typer.Typer) -> None:
-    from infomin_cli.cli.commands import audit, inspect
+    from infomin_cli.cli.commands import audit, check, inspect
 
     typer_app.command("inspect")(inspect.inspect)
     typer_app.command("audit")(audit.audit)
+    typer_app.command("check")(check.check)
 
 
 # A command module that fails to import (a broken install, a bug) is reported by main() as an

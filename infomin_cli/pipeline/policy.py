@@ -36,7 +36,9 @@ Bound = Literal["lower", "point", "upper"]
 
 def parse_estimators(names: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """``"sliced,linear"`` or a list -> a tuple of known estimator names, in order, unique."""
-    items = names.split(",") if isinstance(names, str) else list(names)
+    if not isinstance(names, (str, list, tuple)):
+        raise ValueError(f"expected a comma-separated string or a list, got {names!r}")
+    items = names.split(",") if isinstance(names, str) else [str(n) for n in names]
     out = tuple(dict.fromkeys(p.strip().lower() for p in items if p.strip()))
     if not out:
         raise ValueError(f"name at least one of {', '.join(ESTIMATORS)}")

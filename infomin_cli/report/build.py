@@ -87,3 +87,20 @@ def build_report(audit: Any, *, input_info: dict[str, Any]) -> dict[str, Any]:
         "estimators": list(audit.estimators),
         "attributes": attrs,
     }
+
+
+def source_info(source: Any, path: str, attrs_file: str | None, id_col: str | None,
+                audit: Any, device: str) -> dict[str, Any]:
+    """The report's ``input`` block for a :class:`~infomin_cli.io.DatasetSource`."""
+    return {
+        "path": path,
+        "format": source.format,
+        "files": len(source.files),
+        "embedding": source.emb_desc,
+        "attrs_file": attrs_file,
+        "id_col": id_col,
+        "n_rows_read": source.n_rows_read,
+        "dropped_missing": source.dropped,
+        "subsampled_rows": audit.subsampled_rows,
+        "device": device,
+    }

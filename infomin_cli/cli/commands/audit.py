@@ -102,6 +102,7 @@ def audit(
     from infomin_cli.pipeline.audit import run_audit
     from infomin_cli.pipeline.config import audit_settings
     from infomin_cli.report import build_report
+    from infomin_cli.report.build import source_info
 
     # Validate every option before reading anything.
     config, policy = audit_settings({
@@ -139,19 +140,8 @@ def audit(
 
         result = run_audit(source, config, policy, on_rows=on_rows, on_epoch=on_epoch)
 
-    input_info = {
-        "path": str(file),
-        "format": source.format,
-        "files": len(source.files),
-        "embedding": source.emb_desc,
-        "attrs_file": attrs,
-        "id_col": id_col,
-        "n_rows_read": source.n_rows_read,
-        "dropped_missing": source.dropped,
-        "subsampled_rows": result.subsampled_rows,
-        "device": config.device,
-    }
-    report = build_report(result, input_info=input_info)
+    report = build_report(result, input_info=source_info(source, str(file), attrs, id_col,
+                                                         result, config.device))
     if output is not None:
         write_json_atomic(output, report, inputs=inputs, input_files=tuple(source.files))
     if fmt == Format.json:

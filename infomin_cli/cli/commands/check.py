@@ -1,0 +1,166 @@
+"""``infomin check``: the CI gate -- every audit of a config file, with CI-friendly reports.
+
+Thin: config (:mod:`~infomin_cli.pipeline.check_config`) -> one audit per check ->
+baseline comparison (:mod:`~infomin_cli.pipeline.baseline`) -> JUnit / Markdown / JSON
+(:mod:`~infomin_cli.report`) -> exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from infomin_cli import __version__
+from infomin_cli.cli.exit_codes import EXIT_CHECK_FAILED
+from infomin_cli.cli.options import handles_input_errors
+from infomin_cli.cli.progress import interactive, progress_bar
+from infomin_cli.errors import InputError
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _out(flag: str, path: str | None, inputs: tuple[str, ...]) -> None:
+    from infomin_cli.io.writers import check_output_path
+
+    if path is None:
+        return
+    try:
+        check_output_path(path, inputs)
+    except InputError as exc:
+        raise InputError(f"{flag} {exc}") from exc
+
+
+def _load_baseline(path: str) -> dict:
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file (--baseline; create one with "
+                         "--update-baseline)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a report of infomin check: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("checks"), dict):
+        raise InputError(f"{path}: not a report of infomin check (no 'checks' table)")
+    return data
+
+
+@handles_input_errors
+def check(
+    config: Annotated[str | None, typer.Option(
+        "--config", metavar="FILE", help="infomin.toml or pyproject.toml; default: the nearest "
+        "one, walking up from the working directory.")] = None,
+    only: Annotated[list[str] | None, typer.Option(
+        "--only", metavar="NAME", help="Run only this check; repeatable.")] = None,
+    junit_xml: Annotated[str | None, typer.Option(
+        "--junit-xml", metavar="FILE", help="JUnit XML: one testcase per check and attribute.")]
+        = None,
+    markdown: Annotated[str | None, typer.Option(
+        "--markdown", metavar="FILE", help="A Markdown summary (also appended to "
+        "$GITHUB_STEP_SUMMARY when that is set).")] = None,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", metavar="FILE", help="The JSON report (the audit's schema per check).")]
+        = None,
+    baseline: Annotated[str | None, typer.Option(
+        "--baseline", metavar="FILE", help="An earlier JSON report: fail when leakage rose "
+        "significantly since.")] = None,
+    update_baseline: Annotated[bool, typer.Option(
+        "--update-baseline", help="Write this run's report to --baseline (atomically).")] = False,
+    exit_zero: Annotated[bool, typer.Option(
+        "--exit-zero", help="Report, but exit 0 even when a check fails.")] = False,
+    fmt: Annotated[Format, typer.Option(
+        "--format", help="table, or JSON only on stdout.")] = Format.table,
+) -> None:
+    """Run every check of the configuration (or --only NAME) and gate on the results.
+
+    Exit codes: 0 all pass, 1 a check failed (a leak, or leakage rose above the baseline),
+    2 configuration or input error, 3 internal error.
+    """
+    from infomin_cli.io import open_dataset, write_atomic, write_json_atomic
+    from infomin_cli.pipeline.audit import run_audit
+    from infomin_cli.pipeline.baseline import compare
+    from infomin_cli.pipeline.check_config import load_config
+    from infomin_cli.report import build_report, render_audit
+    from infomin_cli.report.build import source_info
+    from infomin_cli.report.junit import junit_xml as to_junit
+    from infomin_cli.report.markdown import markdown_summary
+
+    cfg = load_config(config)
+    checks = cfg.select(only)
+    if update_baseline and baseline is None:
+        raise InputError("--update-baseline needs --baseline FILE (where to write it)")
+    inputs = tuple(str(x) for c in checks for x in (c.input, c.load.attrs_file) if x)
+    inputs += (str(cfg.path),)
+    for flag, path in (("--junit-xml", junit_xml), ("--markdown", markdown),
+                       ("--output", output)):
+        _out(flag, path, inputs)
+    if update_baseline:
+        _out("--baseline", baseline, inputs)
+    old = _load_baseline(baseline) if baseline is not None and not (
+        update_baseline and not Path(baseline).exists()) else None
+
+    run: dict[str, Any] = {"infomin_version": __version__, "config": str(cfg.path),
+                           "verdict": "pass", "checks": {}}
+    read: list[str] = []
+    show = fmt == Format.table and interactive()
+    for c in checks:
+        source = open_dataset(c.input, c.attributes, c.load)
+        read += source.files
+        with progress_bar(show) as progress:
+            on_rows = None
+            if progress is not None:
+                task = progress.add_task(f"{c.name}: rows", total=source.n_rows)
+
+                def on_rows(done: int, total: int, task: int = task) -> None:
+                    progress.update(task, completed=done)
+            result = run_audit(source, c.config, c.policy, on_rows=on_rows)
+        report = build_report(result, input_info=source_info(
+            source, c.input, c.load.attrs_file, c.load.id_col, result, c.config.device))
+        entry: dict[str, Any] = {"verdict": result.verdict, "input": c.input, "report": report}
+        if old is not None and c.name in old["checks"]:
+            cmp = compare(report, old["checks"][c.name]["report"], alpha=c.policy.alpha,
+                          correction=c.policy.correction)
+            entry["baseline"] = cmp
+            if cmp["verdict"] == "fail":
+                entry["verdict"] = "fail"
+        run["checks"][c.name] = entry
+        if entry["verdict"] == "fail":
+            run["verdict"] = "fail"
+        if fmt == Format.table:
+            typer.echo(f"── check {c.name} ──")
+            render_audit(report)
+            for comp in entry.get("baseline", {}).get("comparisons", []):
+                if comp["rose"]:
+                    typer.echo(f"  ✗ {comp['attribute']}: {comp['estimator']} rose from "
+                               f"{comp['old']:.3f} to {comp['new']:.3f} since the baseline "
+                               f"(p={comp['p']:.2g}, adjusted {comp['p_adjusted']:.2g})")
+
+    files = tuple(read)
+    if junit_xml is not None:
+        write_atomic(junit_xml, to_junit(run), inputs=inputs, input_files=files)
+    summary = markdown_summary(run) if markdown is not None or os.environ.get(
+        "GITHUB_STEP_SUMMARY") else None
+    if markdown is not None:
+        write_atomic(markdown, summary, inputs=inputs, input_files=files)
+    step = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step:
+        with open(step, "a", encoding="utf-8") as fh:
+            fh.write(summary + "\n")
+    if output is not None:
+        write_json_atomic(output, run, inputs=inputs, input_files=files)
+    if update_baseline:
+        write_json_atomic(baseline, run, inputs=inputs, input_files=files)
+    if fmt == Format.json:
+        typer.echo(json.dumps(run, indent=2))
+    else:
+        colour = "FAIL" if run["verdict"] == "fail" else "PASS"
+        typer.echo(f"infomin check: {colour} ({len(checks)} check"
+                   f"{'s' if len(checks) != 1 else ''}, config {cfg.path})")
+    if run["verdict"] == "fail" and not exit_zero:
+        raise typer.Exit(EXIT_CHECK_FAILED)

@@ -1,0 +1,36 @@
+"""Write ``adult_batches.csv``: a nuisance attribute independent of everything by construction.
+
+Each row of ``adult_attributes.csv`` is assigned to one of four review batches (A-D) by a seeded
+random draw that looks at nothing but the seed. An audit of ``batch`` therefore has a known
+answer -- the embedding carries no information about it -- which makes it the passing example
+of ``infomin check`` (``examples/passing.toml``). Standard library only; rerunning it gives the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SEED = 20221128
+
+
+def main() -> None:
+    with open(HERE / "adult_attributes.csv", newline="") as fh:
+        ids = [row["id"] for row in csv.DictReader(fh)]
+    rng = random.Random(SEED)
+    batches = [rng.choice("ABCD") for _ in ids]
+    fd, tmp = tempfile.mkstemp(dir=HERE, suffix=".tmp")
+    with os.fdopen(fd, "w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["id", "batch"])
+        w.writerows(zip(ids, batches))
+    os.replace(tmp, HERE / "adult_batches.csv")
+
+
+if __name__ == "__main__":
+    main()
