@@ -40,6 +40,7 @@ from infomin_cli.stats.features import AttributeEncoder
 from infomin_cli.stats.fullsample import PermutationNull, block_whiten, permutation_null
 from infomin_cli.stats.heldout import heldout_evaluation
 from infomin_cli.stats.moments import CrossMoments
+from infomin_cli.stats.rows import RowStore
 from infomin_cli.stats.sampling import (
     check_batch,
     eval_probability,
@@ -156,10 +157,7 @@ class LinearAccumulator:
         # fitting on one half and scoring on the other; the final fit uses both.
         self.fit_halves = () if self.dual else (CrossMoments(dim, self.q, self.device),
                                                 CrossMoments(dim, self.q, self.device))
-        self._fit_rows: list[np.ndarray] = []  # dual form: the fit rows, their half, x and y
-        self._fit_half: list[np.ndarray] = []
-        self._fit_x: list[torch.Tensor] = []
-        self._fit_y: list[torch.Tensor] = []
+        self.fit_rows = RowStore(self.device)  # dual form: the fit rows (flag: half A), x, y
         # Kept rows: the eval rows, or every row when the full-sample test runs.
         self.full_sample = (cfg.permutations > 0 and self.n_total <= cfg.full_sample_rows
                             and (not self.dual or self.n_total <= DUAL_FULL_SAMPLE_ROWS))
@@ -171,10 +169,7 @@ class LinearAccumulator:
             raise ValueError(
                 f"{self.n_total:,} rows x {dim:,} dimensions need about {need / 2**30:.1f} GiB "
                 "for the linear estimator; audit a subsample (max_rows) or leave linear out")
-        self._rows: list[np.ndarray] = []
-        self._is_eval: list[np.ndarray] = []
-        self._x: list[torch.Tensor] = []
-        self._y: list[torch.Tensor] = []
+        self.kept = RowStore(self.device)  # flags: is an eval row; columns: x, y
 
     def update(
         self, z_batch: np.ndarray | torch.Tensor, attr_batch_values: np.ndarray, row_offset: int
@@ -203,22 +198,14 @@ class LinearAccumulator:
         half = row_uniform(rows, self.seed ^ 0x5EED_F17) < 0.5
         if self.dual:
             fit = np.flatnonzero(is_fit)
-            if len(fit):
-                fi = torch.as_tensor(fit, device=self.device)
-                self._fit_rows.append(rows[fit])
-                self._fit_half.append(half[fit])
-                self._fit_x.append(x[fi].clone())
-                self._fit_y.append(y[fi].clone())
+            fi = torch.as_tensor(fit, device=self.device)
+            self.fit_rows.add(rows[fit], half[fit], x[fi], y[fi])
         for moments, sel in zip(self.fit_halves, (is_fit & half, is_fit & ~half)):
             fi = torch.as_tensor(np.flatnonzero(sel), device=self.device)
             moments.update(x[fi], y[fi])
         keep = np.arange(len(rows)) if self.full_sample else np.flatnonzero(is_eval)
-        if len(keep):
-            ki = torch.as_tensor(keep, device=self.device)
-            self._rows.append(rows[keep])
-            self._is_eval.append(is_eval[keep])
-            self._x.append(x[ki].clone())
-            self._y.append(y[ki].clone())
+        ki = torch.as_tensor(keep, device=self.device)
+        self.kept.add(rows[keep], is_eval[keep], x[ki], y[ki])
 
     def merge(self, other: LinearAccumulator) -> LinearAccumulator:
         """Add ``other``'s rows (same construction arguments, disjoint rows); returns self."""
@@ -227,20 +214,14 @@ class LinearAccumulator:
             raise ValueError("can only merge accumulators built with the same arguments")
         for mine, theirs in zip(self.fit_halves, other.fit_halves):
             mine.merge(theirs)
-        self._fit_rows.extend(other._fit_rows)
-        self._fit_half.extend(other._fit_half)
-        self._fit_x.extend(x.to(self.device) for x in other._fit_x)
-        self._fit_y.extend(y.to(self.device) for y in other._fit_y)
-        self._rows.extend(other._rows)
-        self._is_eval.extend(other._is_eval)
-        self._x.extend(x.to(self.device) for x in other._x)
-        self._y.extend(y.to(self.device) for y in other._y)
+        self.fit_rows.merge(other.fit_rows)
+        self.kept.merge(other.kept)
         return self
 
     @property
     def n_fit(self) -> int:
         if self.dual:
-            return int(sum(len(r) for r in self._fit_rows))
+            return len(self.fit_rows)
         return sum(m.n for m in self.fit_halves)
 
     def _fit_primal(self, d_live: int):
@@ -259,11 +240,7 @@ class LinearAccumulator:
 
     def _fit_dual(self, d_live: int):
         cfg = self.config
-        order = np.argsort(np.concatenate(self._fit_rows), kind="stable")
-        oi = torch.as_tensor(order, device=self.device)
-        x = torch.cat(self._fit_x)[oi]
-        y = torch.cat(self._fit_y)[oi]
-        half = np.concatenate(self._fit_half)[order]
+        half, x, y = self.fit_rows.ordered()
         a, b = (torch.as_tensor(np.flatnonzero(h), device=self.device) for h in (half, ~half))
         if cfg.ridge is not None:
             ridge, method = cfg.ridge, "fixed"
@@ -277,7 +254,7 @@ class LinearAccumulator:
 
     @property
     def n_eval(self) -> int:
-        return int(sum(int(e.sum()) for e in self._is_eval))
+        return self.kept.count()
 
     def result(self) -> LinearResult:
         cfg = self.config
@@ -289,11 +266,7 @@ class LinearAccumulator:
         d_live = max(int((~self.standardizer.dead).sum()), 1)
         fit = self._fit_dual if self.dual else self._fit_primal
         in_sample, w, v, ridge, method = fit(d_live)
-        rows = np.concatenate(self._rows)
-        order_np = np.argsort(rows, kind="stable")
-        order = torch.as_tensor(order_np, device=self.device)
-        x_kept = torch.cat(self._x)[order]
-        y_kept = torch.cat(self._y)[order]
+        is_eval, x_kept, y_kept = self.kept.ordered()
         full = None
         if self.full_sample:
             n = x_kept.shape[0]
@@ -305,8 +278,7 @@ class LinearAccumulator:
             yw = block_whiten(y_kept, (1, self.q), 1e-3)
             full = permutation_null(xw, yw, (1, xw.shape[1]), (1, self.q), cfg.permutations,
                                     self.seed)
-        ev = torch.as_tensor(np.flatnonzero(np.concatenate(self._is_eval)[order_np]),
-                             device=self.device)
+        ev = torch.as_tensor(np.flatnonzero(is_eval), device=self.device)
         x, y = x_kept[ev], y_kept[ev]
         step = cfg.batch_rows
         p = torch.cat([x[s : s + step].to(torch.float64) @ w for s in range(0, x.shape[0], step)])

@@ -61,6 +61,7 @@ from infomin_cli.stats.features import AttributeEncoder, SliceFeaturizer, tanh_f
 from infomin_cli.stats.fullsample import PermutationNull, block_whiten, permutation_null
 from infomin_cli.stats.heldout import heldout_evaluation
 from infomin_cli.stats.moments import CrossMoments
+from infomin_cli.stats.rows import RowStore
 from infomin_cli.stats.sampling import check_batch, eval_probability, sample_rows, split_is_eval
 from infomin_cli.stats.standardize import DEFAULT_SAMPLE_ROWS, Standardizer
 
@@ -213,10 +214,7 @@ class SlicedAccumulator:
         self.fit_moments = CrossMoments(self.slicer.width, self.encoder.width, self.device)
         # Kept rows: the eval rows, or every row when the full-sample test runs.
         self.full_sample = cfg.permutations > 0 and self.n_total <= cfg.full_sample_rows
-        self._rows: list[np.ndarray] = []
-        self._is_eval: list[np.ndarray] = []
-        self._u: list[torch.Tensor] = []
-        self._t: list[np.ndarray] = []
+        self.kept = RowStore(self.device)  # flags: is an eval row; columns: u, t
         self.rows_seen = 0
 
     @staticmethod
@@ -280,10 +278,8 @@ class SlicedAccumulator:
                                     self.encoder(t[fit_idx], self.device))
         keep = np.arange(b) if self.full_sample else np.flatnonzero(is_eval)
         if len(keep):
-            self._rows.append(rows[keep])
-            self._is_eval.append(is_eval[keep])
-            self._u.append(u[torch.as_tensor(keep, device=self.device)].clone())
-            self._t.append(t[keep])
+            self.kept.add(rows[keep], is_eval[keep],
+                          u[torch.as_tensor(keep, device=self.device)], t[keep])
 
     def merge(self, other: SlicedAccumulator) -> SlicedAccumulator:
         """Add ``other``'s rows (same construction arguments, disjoint rows); returns self."""
@@ -291,10 +287,7 @@ class SlicedAccumulator:
                 or other.seed != self.seed):
             raise ValueError("can only merge accumulators built with the same arguments")
         self.fit_moments.merge(other.fit_moments)
-        self._rows.extend(other._rows)
-        self._is_eval.extend(other._is_eval)
-        self._u.extend(u.to(self.device) for u in other._u)
-        self._t.extend(other._t)
+        self.kept.merge(other.kept)
         self.rows_seen += other.rows_seen
         return self
 
@@ -306,7 +299,7 @@ class SlicedAccumulator:
 
     @property
     def n_eval(self) -> int:
-        return int(sum(int(e.sum()) for e in self._is_eval))
+        return self.kept.count()
 
     def _solve(self, aggregation: Aggregation):
         if self.n_fit < MIN_SPLIT_ROWS:
@@ -317,13 +310,6 @@ class SlicedAccumulator:
     def in_sample(self, aggregation: Aggregation | None = None) -> float:
         """Ridge CCA value on the fit rows themselves (biased upward; for diagnostics)."""
         return self._solve(aggregation or self.config.aggregation).corr
-
-    def _kept(self) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
-        """Kept rows in row order: ``(u, t, is_eval)``."""
-        rows = np.concatenate(self._rows)
-        order = np.argsort(rows, kind="stable")
-        u = torch.cat(self._u)[torch.as_tensor(order, device=self.device)]
-        return u, np.concatenate(self._t)[order], np.concatenate(self._is_eval)[order]
 
     def _full_sample_null(self, u: torch.Tensor, t: np.ndarray) -> PermutationNull:
         """The in-sample slice CCA over every row, refitted on permutations of T."""
@@ -343,7 +329,7 @@ class SlicedAccumulator:
             raise ValueError(f"too few eval rows ({self.n_eval}) for a held-out estimate")
         sol = self._solve(cfg.aggregation)
         w, v = sol.w, sol.v
-        u_kept, t_kept, is_eval = self._kept()
+        is_eval, u_kept, t_kept = self.kept.ordered()
         full = self._full_sample_null(u_kept, t_kept) if self.full_sample else None
         ev = torch.as_tensor(np.flatnonzero(is_eval), device=self.device)
         u, t = u_kept[ev], t_kept[is_eval]
