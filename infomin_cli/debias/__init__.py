@@ -1,0 +1,1 @@
+"""Removing attribute information: projections fitted against the slice loss."""

@@ -1,0 +1,210 @@
+"""Slice infomin learning: fit a projection f that keeps what a target needs and drops what
+reveals the attributes, by minimising ``utility + beta * sum_attributes SI_B(f(Z); T)``.
+
+Each step: every ``resolve_every`` steps a max-step (:class:`~infomin_cli.debias.slice_loss.
+SliceLoss.solve`) on a random subset D' of the training rows, then a gradient step on a
+different mini-batch B. The utility is
+
+* a target that is binary or categorical: cross-entropy of a linear head on f(Z);
+* a continuous target: mean squared error of a linear head on f(Z) (standardised target);
+* no target: reconstruction of the standardised embedding by a linear decoder of f(Z), so the
+  projection keeps as much of the embedding as the penalty allows.
+
+Early stopping watches the validation rows' ``utility + beta * SI`` (SI measured with the
+current slices); the best epoch's weights are kept. Seeded; deterministic on CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from infomin_cli.attributes import DISCRETE_KINDS, Attribute
+from infomin_cli.debias.slice_loss import SliceLoss
+from infomin_cli.stats.device import resolve_device
+from infomin_cli.stats.standardize import Standardizer
+
+ProgressFn = Callable[[int, int, float, float], None]  # (epoch, max epochs, utility, SI)
+
+
+@dataclass(frozen=True)
+class DebiasConfig:
+    model: Literal["linear", "mlp"] = "linear"
+    dim: int | None = None  # output dimension k (default: the input's d)
+    hidden: int = 256
+    beta: float = 1.0
+    lr: float = 1e-2
+    batch_size: int = 256
+    max_epochs: int = 60
+    patience: int = 10
+    slices: int = 100
+    order: int = 3
+    solve_rows: int = 2000  # D': rows of each max-step
+    resolve_every: int = 1
+    val_frac: float = 0.2
+    aggregation: str = "joint"
+
+    def __post_init__(self) -> None:
+        if self.model not in ("linear", "mlp"):
+            raise ValueError(f"model must be linear or mlp, not {self.model!r}")
+        if self.beta < 0 or self.lr <= 0 or self.batch_size < 8 or self.max_epochs < 1:
+            raise ValueError("beta >= 0, lr > 0, batch_size >= 8 and max_epochs >= 1 required")
+        if self.dim is not None and self.dim < 1:
+            raise ValueError("dim must be >= 1")
+        if not 0 < self.val_frac < 0.9:
+            raise ValueError("val_frac must be in (0, 0.9)")
+
+
+@dataclass
+class FitHistory:
+    epochs: int = 0
+    best_epoch: int = 0
+    val_loss: list[float] = field(default_factory=list)
+    val_utility: list[float] = field(default_factory=list)
+    val_si: list[float] = field(default_factory=list)
+    train_rows: np.ndarray | None = None
+    val_rows: np.ndarray | None = None
+
+
+def _utility(target: Attribute | None, k: int, d: int) -> tuple[nn.Module, Callable]:
+    if target is None:
+        return nn.Linear(k, d), lambda out, zs, rows: ((out - zs) ** 2).mean()
+    if target.kind in DISCRETE_KINDS:
+        codes = torch.as_tensor(target.values, dtype=torch.int64)
+        ce = nn.CrossEntropyLoss()
+        return nn.Linear(k, target.n_classes), lambda out, zs, rows: ce(out, codes[rows])
+    y = np.asarray(target.values, dtype=np.float64).reshape(len(target), -1)
+    y = torch.as_tensor((y - y.mean(0)) / np.where(y.std(0) > 0, y.std(0), 1.0),
+                        dtype=torch.float32)
+    return nn.Linear(k, y.shape[1]), lambda out, zs, rows: ((out - y[rows]) ** 2).mean()
+
+
+def fit_projection(Z: np.ndarray, attributes: list[Attribute], targets: list[Attribute] = (),
+                   config: DebiasConfig = DebiasConfig(), *, seed: int = 0,
+                   device: str | torch.device = "auto", progress: ProgressFn | None = None):
+    """Fit f; returns ``(module, standardizer, history)`` -- the trained ``nn.Module`` acting
+    on standardised rows, the input standardiser, and the training history."""
+    z = np.asarray(Z, dtype=np.float32)
+    if z.ndim != 2:
+        raise ValueError(f"embeddings must be a 2-D array, got shape {z.shape}")
+    n, d = z.shape
+    if not attributes:
+        raise ValueError("name at least one attribute to remove")
+    for a in (*attributes, *targets):
+        if len(a) != n:
+            raise ValueError(f"{a.name!r} has {len(a)} rows, embeddings {n}")
+    if n < 100:
+        raise ValueError(f"need at least 100 rows to fit a projection, got {n}")
+    cfg = config
+    dev = resolve_device(device)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xDEB1A5]))
+    order = rng.permutation(n)
+    n_val = max(20, int(round(cfg.val_frac * n)))
+    val_rows, train_rows = np.sort(order[:n_val]), np.sort(order[n_val:])
+    # Winsorised moments, no clip: the saved Projection must apply exactly this map.
+    std = Standardizer.fit(z[train_rows], seed=seed, robust=True, keep_rows=0)
+    zs = torch.as_tensor(std.transform(z), dtype=torch.float32)
+    k = cfg.dim or d
+
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        if cfg.model == "linear":
+            f: nn.Module = nn.Linear(d, k)
+            if k == d:  # start at the identity: the original embedding
+                with torch.no_grad():
+                    f.weight.copy_(torch.eye(d))
+                    f.bias.zero_()
+        else:
+            f = nn.Sequential(nn.Linear(d, cfg.hidden), nn.SiLU(), nn.Linear(cfg.hidden, k))
+        heads, utils = [], []
+        for tgt in (list(targets) or [None]):
+            head, util = _utility(tgt, k, d)
+            heads.append(head)
+            utils.append(util)
+        losses = [SliceLoss(a, slices=cfg.slices, order=cfg.order, seed=seed * 31 + i,
+                            aggregation=cfg.aggregation)
+                  for i, a in enumerate(attributes)]
+        params = list(f.parameters()) + [p for h in heads for p in h.parameters()]
+        opt = torch.optim.Adam(params, lr=cfg.lr)
+        gen = torch.Generator().manual_seed(int(seed))
+        zs_dev = zs.to(dev)
+        f.to(dev)
+        for h in heads:
+            h.to(dev)
+
+        def solve_all() -> None:
+            pick = train_rows[torch.randperm(len(train_rows), generator=gen)[:cfg.solve_rows]
+                              .numpy()]
+            pick = np.sort(pick)
+            with torch.no_grad():
+                out = f(zs_dev[pick])
+            for loss in losses:
+                loss.solve(out, pick)
+
+        def total(rows: np.ndarray, train: bool) -> tuple[torch.Tensor, float, float]:
+            out = f(zs_dev[rows])
+            util = sum(u(h(out), zs_dev[rows], rows) for h, u in zip(heads, utils))
+            util_v = float(util.detach())
+            si = sum(loss(out, rows) for loss in losses)
+            return util + cfg.beta * si, util_v, float(si.detach())
+
+        hist = FitHistory(train_rows=train_rows, val_rows=val_rows)
+        best = (float("inf"), copy.deepcopy(f.state_dict()))
+        step = 0
+        batch = min(cfg.batch_size, len(train_rows))
+        for epoch in range(1, cfg.max_epochs + 1):
+            perm = train_rows[torch.randperm(len(train_rows), generator=gen).numpy()]
+            for s in range(0, len(perm) - batch + 1, batch):
+                if step % cfg.resolve_every == 0:
+                    solve_all()
+                step += 1
+                loss, _, _ = total(np.sort(perm[s : s + batch]), True)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            with torch.no_grad():
+                solve_all()
+                vloss, vutil, vsi = total(val_rows, False)
+            hist.epochs = epoch
+            hist.val_loss.append(float(vloss))
+            hist.val_utility.append(vutil)
+            hist.val_si.append(vsi)
+            if progress is not None:
+                progress(epoch, cfg.max_epochs, vutil, vsi)
+            if float(vloss) < best[0] - 1e-4:
+                best = (float(vloss), copy.deepcopy(f.state_dict()))
+                hist.best_epoch = epoch
+            elif epoch - hist.best_epoch >= cfg.patience:
+                break
+        f.load_state_dict(best[1])
+    return f.cpu().eval(), std, hist
+
+
+def debias(Z: np.ndarray, attributes: list[Attribute], targets: list[Attribute] = (),
+           config: DebiasConfig = DebiasConfig(), *, seed: int = 0,
+           device: str | torch.device = "auto", progress: ProgressFn | None = None):
+    """:func:`fit_projection`, frozen into a :class:`~infomin_cli.debias.projection.Projection`
+    (callable on arrays and tensors, ``save``/``load``) with its settings in the metadata.
+    Returns ``(projection, history)``."""
+    from dataclasses import asdict
+
+    from infomin_cli import __version__
+    from infomin_cli.debias.projection import Projection
+
+    module, std, hist = fit_projection(Z, attributes, targets, config, seed=seed,
+                                       device=device, progress=progress)
+    meta = {"method": "slice", "attributes": [a.name for a in attributes],
+            "targets": [t.name for t in targets], "beta": config.beta, "seed": int(seed),
+            "config": asdict(config), "infomin_version": __version__,
+            "epochs": hist.epochs, "best_epoch": hist.best_epoch,
+            "val_si": hist.val_si[hist.best_epoch - 1] if hist.best_epoch else None}
+    proj = Projection.from_module(config.model, module,
+                                  torch.as_tensor(std.mean, dtype=torch.float32),
+                                  torch.as_tensor(std.scale, dtype=torch.float32), meta)
+    return proj, hist

@@ -1,0 +1,446 @@
+"""A fitted, frozen projection of embeddings, saved without pickle.
+
+:class:`Projection` is the whole inference path of a debiasing fit, in the style of
+concept-erasure's ``LeaceEraser``: ``f(z) = head((z - mean) * scale)``, where ``head`` is a linear
+map (``d -> k``) or a small MLP (``Linear(d, h) -> SiLU -> Linear(h, k)``) and ``mean`` /
+``scale`` standardise the embeddings with the statistics of the rows it was fitted on
+(``scale`` is 0 for a dead column). Calling it on a numpy array gives a float32 numpy array;
+calling it on a tensor gives a tensor on the projection's device.
+
+On disk a projection is two files (:meth:`Projection.save`, :meth:`Projection.load`):
+
+* ``PATH`` -- a safetensors file holding ``mean``, ``scale`` and the head's weights as
+  ``weights.<name>`` (``weights.weight``, ``weights.bias`` for a linear head;
+  ``weights.0.weight`` ... ``weights.2.bias`` for an MLP), all float32;
+* ``PATH + ".json"`` -- the sidecar (``proj.safetensors`` -> ``proj.safetensors.json``; the
+  suffix is appended, never substituted, so it cannot collide with a report named
+  ``proj.json``): ``{"format": "infomin-projection", "format_version": 1, "kind", "dim_in",
+  "dim_out", "tensors": {name: shape}, "sha256": <of PATH's bytes>, "infomin_version",
+  "metadata": {...}}``.
+
+Both are written atomically and never over an input. Loading verifies the sidecar, the sha256
+of the bytes it read, the tensor names, dtypes and shapes, and then parses those same bytes
+(``safetensors.torch.load`` on the verified bytes rather than ``load_file``, so that the file
+cannot change between the check and the parse). Nothing is ever unpickled; a pickle or
+``torch.save`` file is refused by name. A loaded projection gives bit-for-bit the outputs of
+the one saved (on the same device).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, overload
+
+import numpy as np
+import safetensors
+import safetensors.torch
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from infomin_cli.errors import InputError
+from infomin_cli.io.writers import PathLike, atomic_file, check_output_path, write_json_atomic
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "Projection", "ProjectionModule", "apply_batches",
+           "sidecar_path"]
+
+FORMAT = "infomin-projection"
+FORMAT_VERSION = 1
+
+Kind = Literal["linear", "mlp"]
+_WEIGHT_NAMES: dict[str, tuple[str, ...]] = {
+    "linear": ("weight", "bias"),
+    "mlp": ("0.weight", "0.bias", "2.weight", "2.bias"),
+}
+
+
+def sidecar_path(path: PathLike) -> Path:
+    """The JSON sidecar of the projection saved at ``path``: ``path + ".json"``."""
+    return Path(os.fspath(path) + ".json")
+
+
+class ProjectionModule(nn.Module):
+    """``head((z - mean) * scale)`` as a module: ``mean`` / ``scale`` are buffers, ``head`` is
+    an ``nn.Linear`` or ``nn.Sequential(Linear, SiLU, Linear)`` with trainable parameters."""
+
+    mean: torch.Tensor
+    scale: torch.Tensor
+
+    def __init__(self, head: nn.Module, mean: torch.Tensor, scale: torch.Tensor) -> None:
+        super().__init__()
+        self.head = head
+        self.register_buffer("mean", mean)
+        self.register_buffer("scale", scale)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.head((z - self.mean) * self.scale)
+
+
+@dataclass(frozen=True, eq=False)
+class Projection:
+    """f(z) = head(( z - mean) * scale): a linear map (d -> k) or an MLP (d -> hidden -> k),
+    applied to embeddings standardised with the statistics of the rows it was fitted on.
+
+    ``weights``: for ``"linear"``, ``{"weight": (k, d), "bias": (k,)}``; for ``"mlp"``,
+    ``{"0.weight": (h, d), "0.bias": (h,), "2.weight": (k, h), "2.bias": (k,)}`` -- the
+    ``state_dict`` of ``Linear(d, h) -> SiLU -> Linear(h, k)``. Every tensor is float32 and all
+    lie on one device. ``metadata`` must be JSON-ready (it is copied through JSON on
+    construction, so tuples become lists). Construction checks all of this and raises
+    ``ValueError``.
+    """
+
+    kind: Kind
+    mean: torch.Tensor
+    scale: torch.Tensor
+    weights: dict[str, torch.Tensor]
+    metadata: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in _WEIGHT_NAMES:
+            raise ValueError(f"kind must be 'linear' or 'mlp', got {self.kind!r}")
+        if not isinstance(self.weights, Mapping):
+            raise ValueError(f"weights must be a dict of tensors, got {type(self.weights).__name__}")
+        weights = dict(self.weights)
+        expected = _WEIGHT_NAMES[self.kind]
+        if set(weights) != set(expected):
+            raise ValueError(f"a {self.kind} projection has weights {list(expected)}, "
+                             f"got {sorted(weights)}")
+        tensors = {"mean": self.mean, "scale": self.scale,
+                   **{f"weights.{n}": weights[n] for n in expected}}
+        for name, t in tensors.items():
+            if not isinstance(t, torch.Tensor):
+                raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+            if t.dtype != torch.float32:
+                raise ValueError(f"{name} must be float32, got {t.dtype}")
+        devices = {t.device for t in tensors.values()}
+        if len(devices) > 1:
+            raise ValueError(f"tensors lie on several devices: {sorted(map(str, devices))}")
+        shapes = {name: tuple(t.shape) for name, t in tensors.items()}
+        if len(shapes["mean"]) != 1 or shapes["mean"][0] < 1:
+            raise ValueError(f"mean must have shape (d,) with d >= 1, got {shapes['mean']}")
+        d = shapes["mean"][0]
+        want: dict[str, tuple[int, ...]] = {"mean": (d,), "scale": (d,)}
+        if self.kind == "linear":
+            k = _rows(shapes, "weights.weight")
+            want |= {"weights.weight": (k, d), "weights.bias": (k,)}
+        else:
+            h = _rows(shapes, "weights.0.weight")
+            k = _rows(shapes, "weights.2.weight")
+            want |= {"weights.0.weight": (h, d), "weights.0.bias": (h,),
+                     "weights.2.weight": (k, h), "weights.2.bias": (k,)}
+        for name, shape in want.items():
+            if shapes[name] != shape:
+                raise ValueError(f"{name} has shape {shapes[name]}, expected {shape} "
+                                 f"(input dimension {d})")
+        if not isinstance(self.metadata, Mapping):
+            raise ValueError(f"metadata must be a dict, got {type(self.metadata).__name__}")
+        try:
+            metadata = json.loads(json.dumps(dict(self.metadata)))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"metadata is not JSON-ready: {exc}") from exc
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "metadata", metadata)
+
+    # -- shape ---------------------------------------------------------------------------
+
+    @property
+    def dim_in(self) -> int:
+        return int(self.mean.shape[0])
+
+    @property
+    def dim_out(self) -> int:
+        return int(self.weights["bias" if self.kind == "linear" else "2.bias"].shape[0])
+
+    @property
+    def hidden(self) -> int | None:
+        """The MLP's hidden width; ``None`` for a linear projection."""
+        return None if self.kind == "linear" else int(self.weights["0.bias"].shape[0])
+
+    @property
+    def device(self) -> torch.device:
+        return self.mean.device
+
+    def __repr__(self) -> str:
+        hidden = f", hidden={self.hidden}" if self.kind == "mlp" else ""
+        return (f"Projection(kind={self.kind!r}, dim_in={self.dim_in}{hidden}, "
+                f"dim_out={self.dim_out}, device={self.device})")
+
+    # -- inference -----------------------------------------------------------------------
+
+    @overload
+    def __call__(self, z: torch.Tensor) -> torch.Tensor: ...
+    @overload
+    def __call__(self, z: np.ndarray) -> np.ndarray: ...
+
+    def __call__(self, z):
+        """``f(z)`` for ``z`` of shape ``(n, dim_in)``: a float32 numpy array for a numpy
+        array (computed under ``torch.no_grad()``), a float32 tensor on the projection's device
+        for a tensor (autograd flows through ``z`` if it requires grad). ``ValueError`` for
+        a non-2-D ``z`` or the wrong number of columns."""
+        if isinstance(z, torch.Tensor):
+            if z.is_complex():
+                raise ValueError(f"expected real embeddings, got a {z.dtype} tensor")
+            self._check_shape(tuple(z.shape))
+            return self._forward(z.to(device=self.device, dtype=torch.float32))
+        arr = np.asarray(z)
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"expected a numeric array, got dtype {arr.dtype}")
+        self._check_shape(arr.shape)
+        x = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+        with torch.no_grad():
+            out = self._forward(x.to(self.device))
+        return out.cpu().numpy()
+
+    transform = __call__
+
+    def _check_shape(self, shape: tuple[int, ...]) -> None:
+        if len(shape) != 2:
+            raise ValueError(f"expected a 2-D (n, {self.dim_in}) array of embeddings, "
+                             f"got shape {shape}")
+        if shape[1] != self.dim_in:
+            raise ValueError(f"expected embeddings of dimension {self.dim_in}, "
+                             f"got dimension {shape[1]}")
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The same ops, in the same order, as ProjectionModule.forward: bit-identical results.
+        x = (x - self.mean) * self.scale
+        w = self.weights
+        if self.kind == "linear":
+            return F.linear(x, w["weight"], w["bias"])
+        return F.linear(F.silu(F.linear(x, w["0.weight"], w["0.bias"])), w["2.weight"],
+                        w["2.bias"])
+
+    # -- conversions ---------------------------------------------------------------------
+
+    def to(self, device: str | torch.device) -> Projection:
+        """A new projection with every tensor on ``device``."""
+        return dataclasses.replace(
+            self, mean=self.mean.to(device), scale=self.scale.to(device),
+            weights={n: t.to(device) for n, t in self.weights.items()})
+
+    def module(self) -> ProjectionModule:
+        """An equivalent :class:`ProjectionModule` on the projection's device, with its own
+        copies of the tensors (training it leaves this projection unchanged); its ``head`` is
+        an ``nn.Linear`` or ``nn.Sequential(Linear, SiLU, Linear)``."""
+        if self.kind == "linear":
+            head: nn.Module = nn.Linear(self.dim_in, self.dim_out)
+        else:
+            h = self.hidden
+            assert h is not None
+            head = nn.Sequential(nn.Linear(self.dim_in, h), nn.SiLU(), nn.Linear(h, self.dim_out))
+        head = head.to(self.device)
+        with torch.no_grad():
+            head.load_state_dict({n: t.clone() for n, t in self.weights.items()})
+        return ProjectionModule(head, self.mean.clone(), self.scale.clone()).eval()
+
+    @classmethod
+    def from_module(cls, kind: Kind, module: nn.Module, mean: Any = None, scale: Any = None,
+                    metadata: Mapping[str, Any] | None = None) -> Projection:
+        """A projection from a trained head: an ``nn.Linear`` (``kind="linear"``) or
+        ``nn.Sequential(Linear, SiLU, Linear)`` (``kind="mlp"``), both with biases, or a
+        :class:`ProjectionModule` holding one (then ``mean`` / ``scale`` default to its
+        buffers). ``mean`` / ``scale`` are ``(d,)`` arrays or tensors. Every tensor is
+        detached, cloned, float32 and on the CPU."""
+        if isinstance(module, ProjectionModule):
+            mean = module.mean if mean is None else mean
+            scale = module.scale if scale is None else scale
+            module = module.head
+        if mean is None or scale is None:
+            raise ValueError("give mean and scale (the standardisation of the training rows)")
+        if kind == "linear":
+            layers = [module]
+        elif kind == "mlp":
+            if not (isinstance(module, nn.Sequential) and len(module) == 3
+                    and isinstance(module[1], nn.SiLU)):
+                raise ValueError("an mlp projection needs nn.Sequential(Linear, SiLU, Linear), "
+                                 f"got {type(module).__name__}")
+            layers = [module[0], module[2]]
+        else:
+            raise ValueError(f"kind must be 'linear' or 'mlp', got {kind!r}")
+        for layer in layers:
+            if not isinstance(layer, nn.Linear) or layer.bias is None:
+                raise ValueError(f"expected nn.Linear layers with a bias, got {layer!r}")
+        weights = {n: _cpu32(t) for n, t in module.state_dict().items()}
+        return cls(kind, _cpu32(mean), _cpu32(scale), weights, dict(metadata or {}))
+
+    # -- files ---------------------------------------------------------------------------
+
+    def save(self, path: PathLike, *, inputs: Iterable[PathLike] = (),
+             input_files: Iterable[PathLike] = ()) -> Path:
+        """Write the safetensors file ``path`` and its sidecar ``path + ".json"``, each
+        atomically. Both targets are checked (:func:`~infomin_cli.io.writers.check_output_path`:
+        never over an input, never into an input directory) before either is written. The
+        tensor file is written first, so a reader racing the save sees a sha256 mismatch, not
+        a silently wrong projection. Returns ``Path(path)``."""
+        from infomin_cli import __version__
+
+        inputs = list(inputs)
+        input_files = list(input_files)
+        sidecar = sidecar_path(path)
+        check_output_path(path, inputs, input_files=input_files)
+        check_output_path(sidecar, inputs, input_files=input_files)
+        tensors = self._tensors()
+        data = safetensors.torch.save(
+            tensors, metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION),
+                               "kind": self.kind})
+        doc = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "kind": self.kind,
+            "dim_in": self.dim_in,
+            "dim_out": self.dim_out,
+            "tensors": {name: list(t.shape) for name, t in tensors.items()},
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "infomin_version": __version__,
+            "metadata": self.metadata,
+        }
+        with atomic_file(path, inputs=inputs, input_files=input_files) as fh:
+            fh.write(data)
+        write_json_atomic(sidecar, doc, inputs=inputs, input_files=input_files)
+        return Path(path)
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        out = {"mean": self.mean, "scale": self.scale}
+        out |= {f"weights.{n}": self.weights[n] for n in _WEIGHT_NAMES[self.kind]}
+        return {n: t.detach().to("cpu").contiguous() for n, t in out.items()}
+
+    @classmethod
+    def load(cls, path: PathLike) -> Projection:
+        """Read a projection written by :meth:`save` (on the CPU). Raises
+        :class:`~infomin_cli.errors.InputError` ``"<file>: <problem>"`` for a missing file or
+        sidecar, a pickle / ``torch.save`` file, a sidecar that is not ours or is of a newer
+        format, a sha256 mismatch, bytes safetensors cannot parse, and tensors whose names,
+        dtypes or shapes do not fit the sidecar and kind."""
+        raw = os.fspath(path)
+        p = Path(raw)
+        if p.is_dir():
+            raise InputError(f"{raw}: is a directory, not a projection file")
+        if not p.is_file():
+            raise InputError(f"{raw}: no such file")
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            raise InputError(f"{raw}: cannot read ({exc.strerror or exc})") from exc
+        if _is_pickle(data):
+            raise InputError(f"{raw}: is a pickle (torch.save) file, not a safetensors "
+                             "projection; refusing to unpickle")
+        doc = _read_sidecar(raw)
+        if doc.get("sha256") != hashlib.sha256(data).hexdigest():
+            raise InputError(f"{raw}: sha256 does not match its sidecar "
+                             f"{sidecar_path(raw).name} (the file was changed or is corrupt)")
+        try:
+            tensors = safetensors.torch.load(data)
+        except Exception as exc:  # SafetensorError, or anything the parser raises on bad bytes
+            raise InputError(f"{raw}: not a readable safetensors file "
+                             f"({_one_line(exc)})") from exc
+
+        kind = doc["kind"]
+        expected = ["mean", "scale", *(f"weights.{n}" for n in _WEIGHT_NAMES[kind])]
+        if set(tensors) != set(expected):
+            raise InputError(f"{raw}: holds tensors {sorted(tensors)}, expected {expected} "
+                             f"for a {kind} projection")
+        listed = doc.get("tensors")
+        if isinstance(listed, dict):
+            for name, t in tensors.items():
+                if listed.get(name) != list(t.shape):
+                    raise InputError(f"{raw}: tensor {name!r} has shape {list(t.shape)}, "
+                                     f"its sidecar says {listed.get(name)}")
+        try:
+            proj = cls(kind, tensors["mean"], tensors["scale"],
+                       {n: tensors[f"weights.{n}"] for n in _WEIGHT_NAMES[kind]},
+                       doc.get("metadata", {}))
+        except ValueError as exc:
+            raise InputError(f"{raw}: {_one_line(exc)}") from exc
+        for key, value in (("dim_in", proj.dim_in), ("dim_out", proj.dim_out)):
+            if key in doc and doc[key] != value:
+                raise InputError(f"{raw}: the tensors give {key} {value}, its sidecar says "
+                                 f"{doc[key]!r}")
+        return proj
+
+
+def apply_batches(projection: Projection,
+                  batches: Iterable[np.ndarray | torch.Tensor]) -> Iterator[np.ndarray]:
+    """``projection(batch)`` for each ``(b, dim_in)`` batch, as float32 numpy arrays computed
+    under ``torch.no_grad()`` -- for streaming a file through a projection. A bad batch raises
+    ``ValueError`` naming its index."""
+    for i, batch in enumerate(batches):
+        if isinstance(batch, torch.Tensor):
+            batch = batch.detach().cpu().numpy()
+        try:
+            out = projection(np.asarray(batch))
+        except ValueError as exc:
+            raise ValueError(f"batch {i}: {exc}") from exc
+        yield out
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _rows(shapes: dict[str, tuple[int, ...]], name: str) -> int:
+    shape = shapes[name]
+    if len(shape) != 2 or shape[0] < 1:
+        raise ValueError(f"{name} must be a 2-D (out, in) matrix, got shape {shape}")
+    return shape[0]
+
+
+def _cpu32(x: Any) -> torch.Tensor:
+    t = x.detach() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    return t.to(device="cpu", dtype=torch.float32).clone()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _looks_like_safetensors(data: bytes) -> bool:
+    """A safetensors file: an 8-byte little-endian header length, then a JSON header."""
+    if len(data) < 10:
+        return False
+    n = int.from_bytes(data[:8], "little")
+    return 8 + n <= len(data) and data[8:9] == b"{"
+
+
+def _is_pickle(data: bytes) -> bool:
+    """A pickle (protocol 2+, first byte 0x80) or a zip-format ``torch.save`` file. A
+    safetensors header length whose low byte happens to be 0x80 is not mistaken for one."""
+    if _looks_like_safetensors(data):
+        return False
+    return data[:1] == b"\x80" or data[:4] == b"PK\x03\x04"
+
+
+def _read_sidecar(raw: str) -> dict[str, Any]:
+    sidecar = sidecar_path(raw)
+    if not sidecar.is_file():
+        hint = ("; give the .safetensors file, not its sidecar" if raw.endswith(".json")
+                else " (a projection is saved as two files)")
+        raise InputError(f"{raw}: its sidecar {sidecar.name} is missing{hint}")
+    try:
+        doc = json.loads(sidecar.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{sidecar}: cannot read ({exc.strerror or exc})") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{sidecar}: not valid JSON ({_one_line(exc)})") from exc
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        fmt = doc.get("format") if isinstance(doc, dict) else None
+        raise InputError(f"{sidecar}: not an infomin projection sidecar "
+                         f"(format {fmt!r}, expected {FORMAT!r})")
+    version = doc.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InputError(f"{sidecar}: bad format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise InputError(f"{sidecar}: format_version {version} is newer than this infomin "
+                         f"reads ({FORMAT_VERSION}); upgrade infomin")
+    if doc.get("kind") not in _WEIGHT_NAMES:
+        raise InputError(f"{sidecar}: kind {doc.get('kind')!r} is not 'linear' or 'mlp'")
+    if not isinstance(doc.get("sha256"), str):
+        raise InputError(f"{sidecar}: no sha256 of the tensor file")
+    if not isinstance(doc.get("metadata", {}), dict):
+        raise InputError(f"{sidecar}: metadata is not a JSON object")
+    return doc
