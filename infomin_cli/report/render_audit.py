@@ -84,7 +84,7 @@ def render_audit(report: dict[str, Any], console: Console | None = None) -> None
     if std.get("extreme_values"):
         console.print(f"[yellow]{std['extreme_values']:,} embedding values in the "
                       f"{std['calibration_rows']:,} calibration rows lie beyond ±{std['clip']:g} "
-                      "robust SD and were clipped[/]")
+                      "(winsorised) standard deviations and were clipped[/]")
     rules = Policy.from_json(report["thresholds"]).rules(tuple(est))
     notes = ["value (null95): held-out estimate and the 95th percentile of its permutation "
              "null, the noise floor"]

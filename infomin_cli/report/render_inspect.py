@@ -41,7 +41,7 @@ def render_inspect(report: dict[str, Any], console: Console | None = None) -> No
         summary.add_row("zero rows", str(report["zero_rows"]))
     ext = report.get("extreme_values") or {}
     if ext.get("clip") is not None:
-        summary.add_row("extreme values", f"{ext['count']:,} beyond ±{ext['clip']:g} robust SD "
+        summary.add_row("extreme values", f"{ext['count']:,} beyond ±{ext['clip']:g} (winsorised) SD "
                         f"(of {ext['rows_checked']:,} rows checked; the audit clips them)")
     console.print(summary)
 
