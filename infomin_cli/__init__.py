@@ -18,6 +18,8 @@ Layers (data flows one way): :mod:`~infomin_cli.io` (readers, sources, writers) 
 __version__ = "0.1.0"
 
 from infomin_cli.attributes import Attribute  # noqa: E402
+from infomin_cli.debias.fit import DebiasConfig, debias  # noqa: E402
+from infomin_cli.debias.projection import Projection  # noqa: E402
 from infomin_cli.errors import InputError, SettingError  # noqa: E402
 from infomin_cli.estimators import (  # noqa: E402
     Estimate,
@@ -62,6 +64,7 @@ __all__ = [
     "AuditConfig",
     "AuditResult",
     "DatasetSource",
+    "DebiasConfig",
     "Estimate",
     "InMemorySource",
     "InputError",
@@ -70,6 +73,7 @@ __all__ = [
     "LinearResult",
     "LoadOptions",
     "Policy",
+    "Projection",
     "RhoConfig",
     "RhoResult",
     "SettingError",
@@ -84,6 +88,7 @@ __all__ = [
     "audit_arrays",
     "audit_settings",
     "build_report",
+    "debias",
     "linear_dependence",
     "open_dataset",
     "rho_star",

@@ -43,11 +43,13 @@ def _root(
 
 
 def _register(typer_app: typer.Typer) -> None:
-    from infomin_cli.cli.commands import audit, check, inspect
+    from infomin_cli.cli.commands import audit, check, debias, inspect
 
     typer_app.command("inspect")(inspect.inspect)
     typer_app.command("audit")(audit.audit)
     typer_app.command("check")(check.check)
+    typer_app.command("debias")(debias.debias)
+    typer_app.command("apply")(debias.apply)
 
 
 # A command module that fails to import (a broken install, a bug) is reported by main() as an

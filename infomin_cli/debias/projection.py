@@ -46,6 +46,7 @@ from torch import nn
 
 from infomin_cli.errors import InputError
 from infomin_cli.io.writers import PathLike, atomic_file, check_output_path, write_json_atomic
+from infomin_cli.stats.device import to_tensor
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "Projection", "ProjectionModule", "apply_batches",
            "sidecar_path"]
@@ -192,7 +193,8 @@ class Projection:
         if arr.dtype.kind not in "biuf":
             raise ValueError(f"expected a numeric array, got dtype {arr.dtype}")
         self._check_shape(arr.shape)
-        x = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+        x = to_tensor(np.ascontiguousarray(arr, dtype=np.float32), torch.float32,
+                      torch.device("cpu"))  # read-only buffers (Arrow, mmap) are only read
         with torch.no_grad():
             out = self._forward(x.to(self.device))
         return out.cpu().numpy()

@@ -1,0 +1,213 @@
+"""``infomin debias`` (fit a projection that strips attributes and keeps targets) and
+``infomin apply`` (stream a saved projection over new data).
+
+Thin: flags -> :func:`~infomin_cli.debias.fit.debias` -> before/after audits of held-out rows
+-> :meth:`~infomin_cli.debias.projection.Projection.save` and
+:func:`~infomin_cli.io.transform.transform_file` -> report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from infomin_cli.cli.options import (
+    AttrKindOpt,
+    AttrsFileOpt,
+    EmbColOpt,
+    EmbColsOpt,
+    FileArg,
+    IdColOpt,
+    StrictOpt,
+    handles_input_errors,
+    load_options,
+)
+from infomin_cli.cli.progress import interactive, progress_bar
+from infomin_cli.errors import InputError
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class Model(str, Enum):
+    linear = "linear"
+    mlp = "mlp"
+
+
+def _measure(z, attrs, seed: int, device: str) -> dict:
+    """linear, SI (with p) and rho* of ``z`` for each attribute or target (held-out rows)."""
+    from infomin_cli import audit_arrays, audit_settings
+
+    config, policy = audit_settings({"seed": seed, "device": device, "alpha": 0.0,
+                                     "permutations": 200}, attributes=len(attrs))
+    res = audit_arrays(z, attrs, config, policy)
+    out = {}
+    for name, a in res.attributes.items():
+        out[name] = {"linear": a.linear.value, "si": a.sliced.value, "si_p": a.sliced.p_value,
+                     "rho": a.rho.value if a.rho is not None else None}
+    return out
+
+
+@handles_input_errors
+def debias(
+    file: FileArg,
+    attr: Annotated[list[str], typer.Option("--attr", metavar="NAME",
+                    help="Attribute to remove; repeatable.")],
+    target: Annotated[list[str] | None, typer.Option(
+        "--target", metavar="NAME", help="Target to keep; repeatable (none: keep the embedding "
+        "itself, by reconstruction).")] = None,
+    projection: Annotated[str, typer.Option(
+        "--projection", metavar="FILE", help="Where to save the fitted projection "
+        "(safetensors, plus FILE.json).")] = ...,
+    out: Annotated[str | None, typer.Option(
+        "--out", metavar="FILE", help="Also write the cleaned embeddings (.npy, or Parquet "
+        "keeping every other column).")] = None,
+    out_col: Annotated[str | None, typer.Option(
+        "--out-col", metavar="NAME", help="Write the cleaned embedding beside the original.")]
+        = None,
+    model: Annotated[Model, typer.Option("--model", help="The projection's form.")] = Model.linear,
+    dim: Annotated[int | None, typer.Option("--dim", help="Output dimension (default: d).")]
+        = None,
+    beta: Annotated[float, typer.Option("--beta", help="Weight of the slice penalty.")] = 1.0,
+    max_epochs: Annotated[int, typer.Option("--max-epochs")] = 60,
+    emb_col: EmbColOpt = None,
+    emb_cols: EmbColsOpt = None,
+    attrs: AttrsFileOpt = None,
+    id_col: IdColOpt = None,
+    attr_kind: AttrKindOpt = None,
+    strict: StrictOpt = False,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", metavar="FILE", help="Also write the JSON report here.")] = None,
+) -> None:
+    """Fit a projection that strips the attributes and keeps the targets (slice infomin
+    learning: utility + beta * SI, no adversary), save it, report before/after on held-out rows.
+
+    Exit codes: 0 done, 2 bad usage or input, 3 internal error.
+    """
+    from infomin_cli.debias.fit import DebiasConfig
+    from infomin_cli.debias.fit import debias as fit
+    from infomin_cli.debias.projection import sidecar_path
+    from infomin_cli.io import open_dataset, write_json_atomic
+    from infomin_cli.io.transform import transform_file
+    from infomin_cli.io.writers import check_output_path
+    from infomin_cli.stats.device import resolve_device
+
+    targets = list(target or [])
+    names = list(attr) + targets
+    if len(set(names)) != len(names):
+        raise InputError("--attr/--target: a column is named twice")
+    try:
+        cfg = DebiasConfig(model=model.value, dim=dim, beta=beta, max_epochs=max_epochs)
+        dev = str(resolve_device(device))
+    except ValueError as exc:
+        raise InputError(f"debias: {exc}") from None
+    if not 0 <= seed < 2**63:
+        raise InputError(f"--seed {seed}: expected 0 <= seed < 2**63")
+    inputs = tuple(p for p in (file, attrs) if p)
+    for flag, path in (("--projection", projection), ("--projection", sidecar_path(projection)),
+                       ("--out", out), ("--output", output)):
+        if path is not None:
+            try:
+                check_output_path(path, inputs)
+            except InputError as exc:
+                raise InputError(f"{flag} {exc}") from exc
+    options = load_options(emb_col, emb_cols, attrs, id_col, attr_kind, strict)
+    source = open_dataset(file, names, options)
+    z = source.embeddings()
+    A = [source.attributes[a] for a in attr]
+    T = [source.attributes[t] for t in targets]
+    with progress_bar(fmt == Format.table and interactive()) as progress:
+        cb = None
+        if progress is not None:
+            task = progress.add_task("debias: epochs", total=cfg.max_epochs)
+
+            def cb(epoch: int, total: int, util: float, si: float) -> None:
+                progress.update(task, completed=epoch,
+                                description=f"debias: utility {util:.3f}  SI {si:.3f}")
+        try:
+            proj, hist = fit(z, A, T, cfg, seed=seed, device=dev, progress=cb)
+        except ValueError as exc:
+            raise InputError(f"{file}: debias: {exc}") from None
+    val = hist.val_rows
+    held = [a.take(val) for a in A + T]
+    before = _measure(z[val], held, seed, dev)
+    after = _measure(proj(z[val]), held, seed, dev)
+    meta = {**proj.metadata, "before": before, "after": after, "input": str(file)}
+    proj = dataclasses.replace(proj, metadata=meta)
+    proj.save(projection, inputs=inputs, input_files=tuple(source.files))
+    if out is not None:
+        from infomin_cli.debias.projection import apply_batches
+
+        def mapped(batch):
+            return next(apply_batches(proj, [batch]))
+
+        transform_file(file, out, mapped, options=options, out_col=out_col, inputs=inputs)
+    report = {"projection": str(projection), "out": out, "attributes": attr, "targets": targets,
+              "model": model.value, "beta": beta, "seed": seed, "epochs": hist.epochs,
+              "best_epoch": hist.best_epoch, "held_out_rows": int(len(val)),
+              "before": before, "after": after}
+    if output is not None:
+        write_json_atomic(output, report, inputs=inputs)
+    if fmt == Format.json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"before → after, {len(val):,} held-out rows", title_justify="left")
+    for head in ("column", "role", "linear", "SI", "ρ*"):
+        table.add_column(head, justify="left" if head in ("column", "role") else "right")
+    for name in names:
+        role = "remove" if name in attr else "keep"
+        b, a = before[name], after[name]
+        table.add_row(name, role, *(f"{b[k]:.3f} → {a[k]:.3f}" for k in ("linear", "si", "rho")))
+    Console().print(table)
+    typer.echo(f"projection saved to {projection} (+ {sidecar_path(projection).name})"
+               + (f"; cleaned embeddings in {out}" if out else ""))
+
+
+@handles_input_errors
+def apply(
+    proj_path: Annotated[str, typer.Argument(metavar="PROJECTION", help="A saved projection.")],
+    file: FileArg,
+    out: Annotated[str, typer.Option("--out", metavar="FILE", help="Where to write (.npy, or "
+                                     "Parquet keeping every other column).")] = ...,
+    out_col: Annotated[str | None, typer.Option("--out-col", metavar="NAME")] = None,
+    emb_col: EmbColOpt = None,
+    emb_cols: EmbColsOpt = None,
+    batch_rows: Annotated[int, typer.Option("--batch-rows")] = 65536,
+) -> None:
+    """Apply a saved projection to new embeddings, streaming (files larger than memory).
+
+    Exit codes: 0 done, 2 bad usage or input (a projection whose dimension does not match,
+    a corrupt or foreign file), 3 internal error.
+    """
+    from infomin_cli.debias.projection import Projection, apply_batches, sidecar_path
+    from infomin_cli.io import LoadOptions
+    from infomin_cli.io.source import open_embeddings
+    from infomin_cli.io.transform import transform_file
+
+    if batch_rows < 1:
+        raise InputError(f"--batch-rows {batch_rows}: must be at least 1")
+    proj = Projection.load(proj_path)
+    options = LoadOptions(emb_col=emb_col, emb_cols=emb_cols)
+    backend = open_embeddings(file, options)
+    if backend.dim != proj.dim_in:
+        raise InputError(f"{file}: embeddings have dimension {backend.dim}, but the projection "
+                         f"{proj_path} expects {proj.dim_in}")
+
+    def mapped(batch):
+        return next(apply_batches(proj, [batch]))
+
+    rows = transform_file(file, out, mapped, options=options, out_col=out_col,
+                          batch_rows=batch_rows, inputs=(proj_path, str(sidecar_path(proj_path))))
+    typer.echo(f"{rows:,} rows written to {out}")

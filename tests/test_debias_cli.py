@@ -1,0 +1,95 @@
+"""``infomin debias`` and ``infomin apply``: the round trip is exact, bad inputs are one line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import list_array
+
+
+@pytest.fixture
+def leaky(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 1500
+    z = rng.standard_normal((n, 6)).astype(np.float32)
+    t = np.where(np.abs(z[:, 0]) > 0.67, "a", "b")
+    y = (z[:, 1] + 0.3 * rng.standard_normal(n) > 0).astype(int)
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"id": np.arange(n), "embedding": list_array(z), "t": t, "y": y,
+                             "const": np.ones(n)}), path, row_group_size=400)
+    np.save(tmp_path / "d.npy", z)
+    return path
+
+
+def test_debias_then_apply_reproduces_the_export_bit_for_bit(invoke, leaky, tmp_path):
+    r = invoke("debias", leaky, "--attr", "t", "--target", "y", "--beta", "5",
+               "--projection", tmp_path / "p.safetensors", "--out", tmp_path / "clean.parquet",
+               "--format", "json")
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    assert rep["after"]["t"]["rho"] < 0.15 < rep["before"]["t"]["rho"]
+    assert rep["after"]["y"]["linear"] >= 0.95 * rep["before"]["y"]["linear"]
+    side = json.loads((tmp_path / "p.safetensors.json").read_text())
+    assert side["metadata"]["attributes"] == ["t"] and "after" in side["metadata"]
+    r = invoke("apply", tmp_path / "p.safetensors", leaky, "--out", tmp_path / "again.parquet")
+    assert r.exit_code == 0, r.output
+    clean = pq.read_table(tmp_path / "clean.parquet")
+    assert clean.column_names == ["id", "embedding", "t", "y", "const"]
+    assert clean.equals(pq.read_table(tmp_path / "again.parquet"))
+    r = invoke("apply", tmp_path / "p.safetensors", tmp_path / "d.npy", "--out",
+               tmp_path / "again.npy", "--batch-rows", "65536")
+    assert r.exit_code == 0, r.output
+    exported = np.stack(clean.column("embedding").to_pylist()).astype(np.float32)
+    assert np.array_equal(np.load(tmp_path / "again.npy", allow_pickle=False), exported)
+
+
+def test_apply_out_col_keeps_the_original(invoke, leaky, tmp_path):
+    assert invoke("debias", leaky, "--attr", "t", "--max-epochs", "2", "--projection",
+                  tmp_path / "p.safetensors").exit_code == 0
+    r = invoke("apply", tmp_path / "p.safetensors", leaky, "--out", tmp_path / "o.parquet",
+               "--out-col", "clean", "--batch-rows", "333")
+    assert r.exit_code == 0, r.output
+    t = pq.read_table(tmp_path / "o.parquet")
+    assert t.column_names[-1] == "clean" and t.num_rows == 1500
+
+
+@pytest.mark.parametrize("case", ["unknown-target", "constant-target", "out-is-input",
+                                  "missing-dir", "dim-mismatch", "corrupt", "foreign"])
+def test_bad_inputs_are_one_line_exit_2(invoke, leaky, tmp_path, case):
+    proj = tmp_path / "p.safetensors"
+    if case in ("dim-mismatch", "corrupt", "foreign"):
+        assert invoke("debias", leaky, "--attr", "t", "--max-epochs", "1",
+                      "--projection", proj).exit_code == 0
+    before = leaky.read_bytes()
+    if case == "unknown-target":
+        r = invoke("debias", leaky, "--attr", "t", "--target", "yy", "--projection", proj)
+    elif case == "constant-target":
+        r = invoke("debias", leaky, "--attr", "t", "--target", "const", "--projection", proj)
+    elif case == "out-is-input":
+        r = invoke("debias", leaky, "--attr", "t", "--projection", proj, "--out", leaky)
+    elif case == "missing-dir":
+        r = invoke("debias", leaky, "--attr", "t", "--projection", tmp_path / "no" / "p.st")
+    elif case == "dim-mismatch":
+        other = tmp_path / "wide.npy"
+        np.save(other, np.zeros((10, 9), dtype=np.float32))
+        r = invoke("apply", proj, other, "--out", tmp_path / "o.npy")
+    elif case == "corrupt":
+        data = bytearray(proj.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        proj.write_bytes(bytes(data))
+        r = invoke("apply", proj, leaky, "--out", tmp_path / "o.parquet")
+    else:
+        from safetensors.numpy import save_file
+
+        foreign = tmp_path / "f.safetensors"
+        save_file({"x": np.zeros(3, dtype=np.float32)}, str(foreign))
+        r = invoke("apply", foreign, leaky, "--out", tmp_path / "o.parquet")
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert leaky.read_bytes() == before
+    assert not (tmp_path / "o.parquet").exists() and not (tmp_path / "o.npy").exists()
