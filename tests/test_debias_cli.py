@@ -93,3 +93,51 @@ def test_bad_inputs_are_one_line_exit_2(invoke, leaky, tmp_path, case):
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
     assert leaky.read_bytes() == before
     assert not (tmp_path / "o.parquet").exists() and not (tmp_path / "o.npy").exists()
+
+
+def test_leace_baseline_removes_linear_leakage_only(invoke, tmp_path):
+    """LEACE through the concept-erasure package: after it the linear leakage is ~0, while a
+    nonlinear read-out of the attribute remains (what the slice method is for)."""
+    import torch
+    from concept_erasure import LeaceFitter
+
+    import infomin_cli as im
+    from infomin_cli.debias.leace import leace_projection
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    z = rng.standard_normal((n, 6)).astype(np.float32)
+    # a linear part (z1) and a symmetric part (z0^2, uncorrelated with t's linear read-out)
+    t = (z[:, 0] ** 2 + 0.8 * z[:, 1] + 0.5 * rng.standard_normal(n) > 1.3).astype(int)
+    attr = im.Attribute.categorical("t", t)
+    proj = leace_projection(z, [attr])
+    ref = LeaceFitter.fit(torch.as_tensor(z, dtype=torch.float64),
+                          torch.as_tensor(attr.design(np.float64))).eraser(
+        torch.as_tensor(z, dtype=torch.float64)).numpy()
+    np.testing.assert_allclose(proj(z), ref, atol=1e-5)  # the library's eraser, as is
+    cfg = im.LinearConfig(permutations=0, bootstrap=0)
+    assert im.linear_dependence(z, attr, cfg).value > 0.4
+    assert im.linear_dependence(proj(z), attr, cfg).value < 0.05
+    rho = im.rho_star(proj(z), attr, im.RhoConfig(bootstrap=0, permutations=0)).value
+    assert rho > 0.4  # the quadratic part survives a linear eraser (measured 0.63)
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"embedding": list_array(z), "t": t}), path)
+    r = invoke("debias", path, "--attr", "t", "--method", "leace", "--projection",
+               tmp_path / "l.safetensors", "--format", "json")
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    assert rep["method"] == "leace" and rep["after"]["t"]["linear"] < 0.1
+
+
+def test_max_leakage_searches_beta(invoke, leaky, tmp_path):
+    r = invoke("debias", leaky, "--attr", "t", "--target", "y", "--max-leakage", "0.15",
+               "--projection", tmp_path / "p.safetensors", "--format", "json")
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    trials = rep["beta_search"]
+    assert trials and trials[-1]["rho"] <= 0.15
+    assert all(t["rho"] > 0.15 for t in trials[:-1])  # the smallest beta that reaches it
+    assert rep["beta"] == trials[-1]["beta"]
+    bad = invoke("debias", leaky, "--attr", "t", "--max-leakage", "1.5",
+                 "--projection", tmp_path / "q.safetensors")
+    assert bad.exit_code == 2 and "max-leakage" in bad.stderr

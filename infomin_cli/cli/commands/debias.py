@@ -40,6 +40,11 @@ class Model(str, Enum):
     mlp = "mlp"
 
 
+class Method(str, Enum):
+    slice = "slice"
+    leace = "leace"
+
+
 def _measure(z, attrs, seed: int, device: str) -> dict:
     """linear, SI (with p) and rho* of ``z`` for each attribute or target (held-out rows)."""
     from infomin_cli import audit_arrays, audit_settings
@@ -52,6 +57,24 @@ def _measure(z, attrs, seed: int, device: str) -> dict:
         out[name] = {"linear": a.linear.value, "si": a.sliced.value, "si_p": a.sliced.p_value,
                      "rho": a.rho.value if a.rho is not None else None}
     return out
+
+
+def _fit_slice(z, A, T, cfg, seed: int, dev: str, fmt: Format, file: str):
+    """Slice infomin learning with a progress bar on a terminal."""
+    from infomin_cli.debias.fit import debias as fit
+
+    with progress_bar(fmt == Format.table and interactive()) as progress:
+        cb = None
+        if progress is not None:
+            task = progress.add_task("debias: epochs", total=cfg.max_epochs)
+
+            def cb(epoch: int, total: int, util: float, si: float) -> None:
+                progress.update(task, completed=epoch,
+                                description=f"debias: utility {util:.3f}  SI {si:.3f}")
+        try:
+            return fit(z, A, T, cfg, seed=seed, device=dev, progress=cb)
+        except ValueError as exc:
+            raise InputError(f"{file}: debias: {exc}") from None
 
 
 @handles_input_errors
@@ -71,10 +94,18 @@ def debias(
     out_col: Annotated[str | None, typer.Option(
         "--out-col", metavar="NAME", help="Write the cleaned embedding beside the original.")]
         = None,
+    method: Annotated[Method, typer.Option(
+        "--method", help="slice: slice infomin learning; leace: the LEACE linear eraser "
+        "(concept-erasure; pip install 'infomin[leace]'), to compare like with like.")]
+        = Method.slice,
     model: Annotated[Model, typer.Option("--model", help="The projection's form.")] = Model.linear,
     dim: Annotated[int | None, typer.Option("--dim", help="Output dimension (default: d).")]
         = None,
     beta: Annotated[float, typer.Option("--beta", help="Weight of the slice penalty.")] = 1.0,
+    max_leakage: Annotated[float | None, typer.Option(
+        "--max-leakage", metavar="RHO", help="Search beta (0.1 .. 30) for the smallest that "
+        "keeps rho* of every attribute at most RHO on the validation rows (overrides --beta).")]
+        = None,
     max_epochs: Annotated[int, typer.Option("--max-epochs")] = 60,
     emb_col: EmbColOpt = None,
     emb_cols: EmbColsOpt = None,
@@ -94,7 +125,6 @@ def debias(
     Exit codes: 0 done, 2 bad usage or input, 3 internal error.
     """
     from infomin_cli.debias.fit import DebiasConfig
-    from infomin_cli.debias.fit import debias as fit
     from infomin_cli.debias.projection import sidecar_path
     from infomin_cli.io import open_dataset, write_json_atomic
     from infomin_cli.io.transform import transform_file
@@ -125,19 +155,28 @@ def debias(
     z = source.embeddings()
     A = [source.attributes[a] for a in attr]
     T = [source.attributes[t] for t in targets]
-    with progress_bar(fmt == Format.table and interactive()) as progress:
-        cb = None
-        if progress is not None:
-            task = progress.add_task("debias: epochs", total=cfg.max_epochs)
+    if method == Method.leace:
+        from infomin_cli.debias.fit import split_rows
+        from infomin_cli.debias.leace import leace_projection
 
-            def cb(epoch: int, total: int, util: float, si: float) -> None:
-                progress.update(task, completed=epoch,
-                                description=f"debias: utility {util:.3f}  SI {si:.3f}")
+        train, val = split_rows(len(z), cfg.val_frac, seed)
+        proj = leace_projection(z[train], [a.take(train) for a in A],
+                                metadata={"seed": seed, "targets": targets})
+        hist = None
+    elif max_leakage is not None:
+        from infomin_cli.debias.fit import search_beta
+
         try:
-            proj, hist = fit(z, A, T, cfg, seed=seed, device=dev, progress=cb)
+            proj, hist, trials = search_beta(z, A, T, cfg, max_leakage, seed=seed, device=dev)
         except ValueError as exc:
-            raise InputError(f"{file}: debias: {exc}") from None
-    val = hist.val_rows
+            raise InputError(f"--max-leakage {max_leakage}: {exc}") from None
+        val = hist.val_rows
+        beta = trials[-1]["beta"]
+    else:
+        proj, hist = _fit_slice(z, A, T, cfg, seed, dev, fmt, str(file))
+        val = hist.val_rows
+    if method == Method.slice and max_leakage is None:
+        trials = None
     held = [a.take(val) for a in A + T]
     before = _measure(z[val], held, seed, dev)
     after = _measure(proj(z[val]), held, seed, dev)
@@ -151,9 +190,13 @@ def debias(
             return next(apply_batches(proj, [batch]))
 
         transform_file(file, out, mapped, options=options, out_col=out_col, inputs=inputs)
+    slice_fit = method == Method.slice
     report = {"projection": str(projection), "out": out, "attributes": attr, "targets": targets,
-              "model": model.value, "beta": beta, "seed": seed, "epochs": hist.epochs,
-              "best_epoch": hist.best_epoch, "held_out_rows": int(len(val)),
+              "method": method.value, "model": model.value if slice_fit else "linear",
+              "beta": beta if slice_fit else None, "seed": seed,
+              "epochs": hist.epochs if hist else None,
+              "best_epoch": hist.best_epoch if hist else None, "held_out_rows": int(len(val)),
+              "beta_search": trials if method == Method.slice else None,
               "before": before, "after": after}
     if output is not None:
         write_json_atomic(output, report, inputs=inputs)
