@@ -103,3 +103,18 @@ def test_debias_round_trip_is_bit_exact(tmp_path):
         back = Projection.load(path)
         assert np.array_equal(back(z), proj(z))
         assert np.array_equal(np.concatenate(list(apply_batches(back, [z]))), proj(z))
+
+
+def test_adversarial_baseline_trains_against_a_renyi_adversary():
+    """The paper's baseline behind the same fit: an adversary (h, g) retrained L2 steps per
+    max-step; it also removes the synthetic leak, and its max-step cost grows with L2."""
+    z, t, y = _data()
+    f, std, hist = fit_projection(z, [t], [y], DebiasConfig(beta=5.0, penalty="adversarial",
+                                                            l2_steps=10), seed=0)
+    val = hist.val_rows
+    with torch.no_grad():
+        fz = f(torch.as_tensor(std.transform(z), dtype=torch.float32)).numpy()
+    after = im.rho_star(fz[val], t.take(val), im.RhoConfig(bootstrap=0, permutations=0)).value
+    assert after < 0.15 and len(hist.max_step_seconds) > 10
+    with pytest.raises(ValueError):
+        DebiasConfig(penalty="gan")

@@ -17,6 +17,7 @@ current slices); the best epoch's weights are kept. Seeded; deterministic on CPU
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -49,12 +50,16 @@ class DebiasConfig:
     resolve_every: int = 1
     val_frac: float = 0.2
     aggregation: str = "joint"
+    penalty: Literal["slice", "adversarial"] = "slice"  # adversarial: the paper's baseline
+    l2_steps: int = 10  # adversary steps per max-step (penalty="adversarial")
 
     def __post_init__(self) -> None:
         if self.model not in ("linear", "mlp"):
             raise ValueError(f"model must be linear or mlp, not {self.model!r}")
         if self.beta < 0 or self.lr <= 0 or self.batch_size < 8 or self.max_epochs < 1:
             raise ValueError("beta >= 0, lr > 0, batch_size >= 8 and max_epochs >= 1 required")
+        if self.penalty not in ("slice", "adversarial") or self.l2_steps < 1:
+            raise ValueError("penalty must be slice or adversarial, l2_steps >= 1")
         if self.dim is not None and self.dim < 1:
             raise ValueError("dim must be >= 1")
         if not 0 < self.val_frac < 0.9:
@@ -70,6 +75,7 @@ class FitHistory:
     val_si: list[float] = field(default_factory=list)
     train_rows: np.ndarray | None = None
     val_rows: np.ndarray | None = None
+    max_step_seconds: list[float] = field(default_factory=list)
 
 
 def split_rows(n: int, val_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -132,9 +138,14 @@ def fit_projection(Z: np.ndarray, attributes: list[Attribute], targets: list[Att
             head, util = _utility(tgt, k, d)
             heads.append(head)
             utils.append(util)
-        losses = [SliceLoss(a, slices=cfg.slices, order=cfg.order, seed=seed * 31 + i,
-                            aggregation=cfg.aggregation)
-                  for i, a in enumerate(attributes)]
+        if cfg.penalty == "adversarial":
+            from infomin_cli.debias.adversary import RenyiAdversary
+
+            losses = [RenyiAdversary(a, l2_steps=cfg.l2_steps, seed=seed * 31 + i)
+                      for i, a in enumerate(attributes)]
+        else:
+            losses = [SliceLoss(a, slices=cfg.slices, order=cfg.order, seed=seed * 31 + i,
+                                aggregation=cfg.aggregation) for i, a in enumerate(attributes)]
         params = list(f.parameters()) + [p for h in heads for p in h.parameters()]
         opt = torch.optim.Adam(params, lr=cfg.lr)
         gen = torch.Generator().manual_seed(int(seed))
@@ -149,8 +160,10 @@ def fit_projection(Z: np.ndarray, attributes: list[Attribute], targets: list[Att
             pick = np.sort(pick)
             with torch.no_grad():
                 out = f(zs_dev[pick])
+            t0 = time.perf_counter()
             for loss in losses:
                 loss.solve(out, pick)
+            hist.max_step_seconds.append(time.perf_counter() - t0)
 
         def total(rows: np.ndarray, train: bool) -> tuple[torch.Tensor, float, float]:
             out = f(zs_dev[rows])

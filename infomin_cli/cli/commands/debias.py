@@ -13,6 +13,7 @@ import json
 from enum import Enum
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from infomin_cli.cli.options import (
@@ -42,6 +43,7 @@ class Model(str, Enum):
 
 class Method(str, Enum):
     slice = "slice"
+    adversarial = "adversarial"
     leace = "leace"
 
 
@@ -95,13 +97,16 @@ def debias(
         "--out-col", metavar="NAME", help="Write the cleaned embedding beside the original.")]
         = None,
     method: Annotated[Method, typer.Option(
-        "--method", help="slice: slice infomin learning; leace: the LEACE linear eraser "
-        "(concept-erasure; pip install 'infomin[leace]'), to compare like with like.")]
+        "--method", help="slice: slice infomin learning; adversarial: the same fit against a "
+        "neural Renyi adversary retrained --l2-steps per step (the paper's baseline); leace: "
+        "the LEACE linear eraser (concept-erasure; pip install 'infomin[leace]').")]
         = Method.slice,
     model: Annotated[Model, typer.Option("--model", help="The projection's form.")] = Model.linear,
     dim: Annotated[int | None, typer.Option("--dim", help="Output dimension (default: d).")]
         = None,
     beta: Annotated[float, typer.Option("--beta", help="Weight of the slice penalty.")] = 1.0,
+    l2_steps: Annotated[int, typer.Option(
+        "--l2-steps", help="Adversary steps per max-step (--method adversarial).")] = 10,
     max_leakage: Annotated[float | None, typer.Option(
         "--max-leakage", metavar="RHO", help="Search beta (0.1 .. 30) for the smallest that "
         "keeps rho* of every attribute at most RHO on the validation rows (overrides --beta).")]
@@ -136,7 +141,9 @@ def debias(
     if len(set(names)) != len(names):
         raise InputError("--attr/--target: a column is named twice")
     try:
-        cfg = DebiasConfig(model=model.value, dim=dim, beta=beta, max_epochs=max_epochs)
+        cfg = DebiasConfig(model=model.value, dim=dim, beta=beta, max_epochs=max_epochs,
+                           penalty="adversarial" if method == Method.adversarial else "slice",
+                           l2_steps=l2_steps)
         dev = str(resolve_device(device))
     except ValueError as exc:
         raise InputError(f"debias: {exc}") from None
@@ -175,7 +182,7 @@ def debias(
     else:
         proj, hist = _fit_slice(z, A, T, cfg, seed, dev, fmt, str(file))
         val = hist.val_rows
-    if method == Method.slice and max_leakage is None:
+    if method != Method.leace and max_leakage is None:
         trials = None
     held = [a.take(val) for a in A + T]
     before = _measure(z[val], held, seed, dev)
@@ -190,13 +197,15 @@ def debias(
             return next(apply_batches(proj, [batch]))
 
         transform_file(file, out, mapped, options=options, out_col=out_col, inputs=inputs)
-    slice_fit = method == Method.slice
+    slice_fit = method != Method.leace
     report = {"projection": str(projection), "out": out, "attributes": attr, "targets": targets,
               "method": method.value, "model": model.value if slice_fit else "linear",
               "beta": beta if slice_fit else None, "seed": seed,
               "epochs": hist.epochs if hist else None,
               "best_epoch": hist.best_epoch if hist else None, "held_out_rows": int(len(val)),
-              "beta_search": trials if method == Method.slice else None,
+              "beta_search": trials if slice_fit else None,
+              "max_step_seconds": (float(np.median(hist.max_step_seconds))
+                                   if hist and hist.max_step_seconds else None),
               "before": before, "after": after}
     if output is not None:
         write_json_atomic(output, report, inputs=inputs)

@@ -1,0 +1,63 @@
+"""Cost of one max-step: the slice loss's closed-form solve vs a neural Renyi adversary
+retrained for L2 steps (the paper's baseline), measured in one run on the same data.
+
+    python benchmarks/debias_step_cost.py [--quick] [--threads 1] [--n 8000] [--d 32]
+
+Prints a table and writes results/debias_step_cost.json (medians over the max-steps of a
+short fit; ratios are adversary / slice, measured in the same process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import _common as C
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--n", type=int, default=8000)
+    ap.add_argument("--d", type=int, default=32)
+    ap.add_argument("--epochs", type=int, default=5)
+    args = ap.parse_args()
+    C.apply_threads(args.threads)
+    import infomin_cli as im
+    from infomin_cli.debias.fit import DebiasConfig, fit_projection
+
+    n = 2000 if args.quick else args.n
+    epochs = 2 if args.quick else args.epochs
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((n, args.d)).astype(np.float32)
+    t = im.Attribute.categorical("t", (np.abs(z[:, 0]) > 0.67).astype(int))
+    y = im.Attribute.categorical("y", (z[:, 1] > 0).astype(int))
+    rows = []
+    for name, cfg in [("slice (S=100, K=3, joint)", DebiasConfig(max_epochs=epochs)),
+                      ("adversary L2=2", DebiasConfig(max_epochs=epochs, penalty="adversarial",
+                                                      l2_steps=2)),
+                      ("adversary L2=10", DebiasConfig(max_epochs=epochs, penalty="adversarial",
+                                                       l2_steps=10)),
+                      ("adversary L2=50", DebiasConfig(max_epochs=epochs, penalty="adversarial",
+                                                       l2_steps=50))]:
+        t0 = time.perf_counter()
+        _, _, hist = fit_projection(z, [t], [y], cfg, seed=0, device="cpu")
+        rows.append({"method": name, "max_step_median_s": float(np.median(hist.max_step_seconds)),
+                     "max_steps": len(hist.max_step_seconds),
+                     "fit_s": time.perf_counter() - t0})
+    base = rows[0]["max_step_median_s"]
+    for r in rows:
+        r["ratio_vs_slice"] = r["max_step_median_s"] / base
+    print(f"{'method':28s} {'max-step (median s)':>20s} {'x slice':>8s} {'steps':>6s}")
+    for r in rows:
+        print(f"{r['method']:28s} {r['max_step_median_s']:20.4f} {r['ratio_vs_slice']:8.2f} "
+              f"{r['max_steps']:6d}")
+    C.write_json("debias_step_cost_quick" if args.quick else "debias_step_cost",
+                 {"machine": C.machine_info(), "threads": args.threads, "n": n, "d": args.d,
+                  "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
