@@ -191,7 +191,9 @@ class LinearAccumulator:
         z = to_tensor(z, torch.float32, self.device)
         if not bool(torch.isfinite(z).all()):
             raise ValueError("embedding batch contains NaN or infinite values")
-        x = self.standardizer.apply(z, self._zparams)
+        # Exactly linear: centred and scaled, never clipped. A clip is a nonlinearity through
+        # which a linear eraser's output (LEACE, INLP) would leak again.
+        x = (z - self._zparams[0]) * self._zparams[1]
         y = self.encoder(t, self.device)
         if not bool(torch.isfinite(y).all()):
             raise ValueError("attribute batch contains NaN or infinite values")
