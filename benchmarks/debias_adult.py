@@ -20,9 +20,8 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
 import _common as C
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,6 +20,7 @@ import functools
 import sys
 import traceback
 from collections.abc import Callable
+from enum import Enum
 from typing import Annotated, TypeVar
 
 import pyarrow as pa
@@ -150,6 +151,13 @@ _TYPER_SIGNALS: tuple[type[BaseException], ...] = (
     typer.Abort,
     next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"),
 )
+
+class Format(str, Enum):
+    """``--format``: a table for people, or JSON only on stdout for machines."""
+
+    table = "table"
+    json = "json"
+
 
 F = TypeVar("F", bound=Callable)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,14 +16,9 @@ import typer
 
 from infomin_cli import __version__
 from infomin_cli.cli.exit_codes import EXIT_CHECK_FAILED
-from infomin_cli.cli.options import handles_input_errors
+from infomin_cli.cli.options import Format, handles_input_errors
 from infomin_cli.cli.progress import interactive, progress_bar
 from infomin_cli.errors import InputError
-
-
-class Format(str, Enum):
-    table = "table"
-    json = "json"
 
 
 def _out(flag: str, path: str | None, inputs: tuple[str, ...]) -> None:

@@ -22,6 +22,7 @@ from infomin_cli.cli.options import (
     EmbColOpt,
     EmbColsOpt,
     FileArg,
+    Format,
     IdColOpt,
     StrictOpt,
     handles_input_errors,
@@ -29,11 +30,6 @@ from infomin_cli.cli.options import (
 )
 from infomin_cli.cli.progress import interactive, progress_bar
 from infomin_cli.errors import InputError
-
-
-class Format(str, Enum):
-    table = "table"
-    json = "json"
 
 
 class Model(str, Enum):

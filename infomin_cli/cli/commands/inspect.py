@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from typing import Annotated
 
 import typer
@@ -14,6 +13,7 @@ from infomin_cli.cli.options import (
     EmbColOpt,
     EmbColsOpt,
     FileArg,
+    Format,
     IdColOpt,
     StrictOpt,
     handles_input_errors,
@@ -21,11 +21,6 @@ from infomin_cli.cli.options import (
 )
 from infomin_cli.cli.progress import status
 from infomin_cli.io import inspect_file
-
-
-class Format(str, Enum):
-    table = "table"
-    json = "json"
 
 
 @handles_input_errors
