@@ -152,6 +152,21 @@ _TYPER_SIGNALS: tuple[type[BaseException], ...] = (
     next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"),
 )
 
+class Engine(str, Enum):
+    """``--engine``: stream here, or on a Ray cluster (``RAY_ADDRESS``, else a local Ray)."""
+
+    local = "local"
+    ray = "ray"
+
+
+EngineOpt = Annotated[
+    Engine,
+    typer.Option("--engine", help="local: stream in this process; ray: Ray Data blocks on the "
+                 "cluster at RAY_ADDRESS (else a local Ray), same result "
+                 "(pip install 'infomin[ray]')."),
+]
+
+
 class Format(str, Enum):
     """``--format``: a table for people, or JSON only on stdout for machines."""
 

@@ -16,10 +16,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 
 from infomin_cli.errors import InputError
 from infomin_cli.io.common import (
     column_not_found,
+    first_line,
     is_list_type,
     is_number_type,
     natural_key,
@@ -27,12 +29,14 @@ from infomin_cli.io.common import (
     reading,
     type_name,
 )
+from infomin_cli.io.uri import is_uri, local_path, open_location, redact, scheme
 
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 
 
 def resolve_parquet_files(path: str) -> list[str]:
     """The Parquet files behind ``path`` (a file, a directory of shards, or a glob)."""
+    path = local_path(path)
     p = Path(path)
     if p.is_dir():
         files = [
@@ -62,10 +66,57 @@ _PARQUET_FORMAT = ds.ParquetFileFormat(
 )
 
 
-def open_parquet_dataset(path: str) -> tuple[ds.Dataset, list[str]]:
+def _wanted(rel: str) -> bool:
+    parts = [x for x in rel.split("/") if x]
+    return (bool(parts) and Path(parts[-1]).suffix.lower() in PARQUET_SUFFIXES
+            and not any(x.startswith((".", "_")) for x in parts))
+
+
+def resolve_remote_files(uri: str) -> tuple[pafs.FileSystem, list[str]]:
+    """``(filesystem, paths inside it)`` of the Parquet files behind an object-storage URI
+    (an object, a prefix of shards, or a glob), in natural order."""
+    fs, root = open_location(uri)
+    shown = redact(uri)
+    glob_at = min((i for i, c in enumerate(root) if c in "*?["), default=-1)
+    base = root if glob_at < 0 else root[: root.rfind("/", 0, glob_at) + 1].rstrip("/")
+    try:
+        info = fs.get_file_info(base)
+        if glob_at < 0 and info.type == pafs.FileType.File:
+            return fs, [root]
+        if info.type != pafs.FileType.Directory and not (glob_at >= 0 and base == ""):
+            raise InputError(f"{shown}: no such object or prefix")
+        found = fs.get_file_info(pafs.FileSelector(base, recursive=True))
+    except InputError:
+        raise
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{shown}: cannot list: {first_line(exc).replace(uri, shown)}") from None
+    names = [f.path for f in found if f.type == pafs.FileType.File]
+    if glob_at >= 0:
+        files = [f for f in names if fnmatch.fnmatchcase(f, root)]
+        if not files:
+            raise InputError(f"{shown}: no files match this pattern")
+    else:
+        files = [f for f in names if _wanted(f[len(base):])]
+        if not files:
+            raise InputError(f"{shown}: no Parquet files (*.parquet) under this prefix")
+    return fs, sorted(files, key=natural_key)
+
+
+def parquet_location(path: str) -> tuple[pafs.FileSystem | None, list[str], list[str]]:
+    """``(filesystem or None, paths to read, names to show)`` of the Parquet files behind
+    ``path``: a local file, directory or glob (filesystem None), or an object-storage URI."""
+    if is_uri(path):
+        fs, files = resolve_remote_files(path)
+        prefix = f"{scheme(path)}://"
+        return fs, files, [prefix + f.lstrip("/") for f in files]
     files = resolve_parquet_files(path)
-    with reading(path):
-        return ds.dataset(files, format=_PARQUET_FORMAT), files
+    return None, files, files
+
+
+def open_parquet_dataset(path: str) -> tuple[ds.Dataset, list[str]]:
+    fs, files, _ = parquet_location(path)
+    with reading(redact(path) if is_uri(path) else path):
+        return ds.dataset(files, format=_PARQUET_FORMAT, filesystem=fs), files
 
 
 class ParquetTable:
@@ -74,8 +125,11 @@ class ParquetTable:
     fmt = "parquet"
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        self.dataset, self.files = open_parquet_dataset(path)
+        self.path = redact(path) if is_uri(path) else path
+        self.filesystem, self.read_paths, self.files = parquet_location(path)
+        with reading(self.path):
+            self.dataset = ds.dataset(self.read_paths, format=_PARQUET_FORMAT,
+                                      filesystem=self.filesystem)
         self.schema: pa.Schema = self.dataset.schema
         with reading(path):
             self.n_rows = int(self.dataset.count_rows())
@@ -231,7 +285,30 @@ class ParquetEmbeddings(ParquetTable):
         result[order] = out
         return result
 
+    @property
+    def decoder(self) -> EmbeddingDecoder:
+        """Arrow rows of :attr:`columns` -> ``(n, dim)`` arrays, as this reader decodes them
+        (picklable: Ray workers decode their blocks with it)."""
+        return EmbeddingDecoder(self.path, self.label, self.column, self._fixed, self.dim,
+                                self.dtype)
+
     def _to_numpy(self, batch: pa.RecordBatch, rows: np.ndarray) -> np.ndarray:
+        return self.decoder(batch, rows)
+
+
+class EmbeddingDecoder:
+    """Decode the embedding columns of Arrow rows into an ``(n, dim)`` array (on-disk dtype);
+    InputError on a null or ragged embedding, naming the row (``rows``: their numbers)."""
+
+    def __init__(self, path: str, label: str, column: str | None, fixed: bool, dim: int,
+                 dtype) -> None:
+        self.path, self.label, self.column = path, label, column
+        self._fixed, self.dim, self.dtype = fixed, int(dim), np.dtype(dtype)
+
+    def __call__(self, batch: pa.RecordBatch | pa.Table, rows: np.ndarray) -> np.ndarray:
+        if isinstance(batch, pa.Table):
+            batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else \
+                pa.RecordBatch.from_pylist([], schema=batch.schema)
         if self.column is None:
             cols = [batch.column(i).to_numpy(zero_copy_only=False) for i in range(batch.num_columns)]
             return np.column_stack(cols).astype(self.dtype, copy=False)

@@ -23,6 +23,7 @@ from infomin_cli.io.common import column_not_found, plural
 from infomin_cli.io.kinds import build_attribute, check_kind_name, missing_mask, normalize
 from infomin_cli.io.npy import NPY_MAGIC, ZIP_MAGIC, NpyEmbeddings
 from infomin_cli.io.parquet import ParquetEmbeddings
+from infomin_cli.io.uri import is_uri, local_path, redact
 from infomin_cli.stats.sampling import sample_rows
 
 DEFAULT_BATCH_ROWS = 65536
@@ -40,8 +41,11 @@ class LoadOptions:
 
 def open_embeddings(path: str | Path, options: LoadOptions, attrs: Sequence[str] = ()):
     """The embedding reader for ``path``: NPY/NPZ by suffix or magic bytes, else Parquet."""
-    p = str(path)
+    p = local_path(str(path))
     is_numpy = p.lower().endswith((".npy", ".npz"))
+    if is_numpy and is_uri(p):
+        raise InputError(f"{redact(p)}: NPY/NPZ is read from local files only; "
+                         "store embeddings on object storage as Parquet")
     if not is_numpy and Path(p).is_file():
         try:
             with open(p, "rb") as fh:
@@ -223,6 +227,16 @@ class DatasetSource:
     def __repr__(self) -> str:
         return (f"DatasetSource({self.path!r}, n_rows={self.n_rows}, dim={self.dim}, "
                 f"attributes={list(self.attributes)})")
+
+    @property
+    def backend(self):
+        """The reader (:class:`~infomin_cli.io.parquet.ParquetEmbeddings` or NPY)."""
+        return self._backend
+
+    @property
+    def keep(self) -> np.ndarray | None:
+        """Bool mask over the rows read (False: dropped for a missing attribute), or None."""
+        return self._keep
 
     # -- internals ------------------------------------------------------------------------
     def _kept_batches(self, batch_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -11,6 +11,7 @@ bit-for-bit the result of the same map over the same ``batch_rows`` chunks in me
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from infomin_cli.errors import InputError
+from infomin_cli.io.common import first_line
 from infomin_cli.io.source import LoadOptions, open_embeddings
+from infomin_cli.io.uri import is_uri, local_path, open_location, redact
 from infomin_cli.io.writers import atomic_file, check_output_path, embedding_array
 
 Map = Callable[[np.ndarray], np.ndarray]
@@ -58,8 +61,17 @@ def transform_file(src: str, out: str, fn: Map, *, options: LoadOptions | None =
     options = options or LoadOptions()
     backend = open_embeddings(src, options)
     files = tuple(backend.files)
-    check_output_path(out, (src, *inputs), input_files=files)
+    remote = is_uri(out)
+    if remote:
+        if str(out) in (str(src), *files):
+            raise InputError(f"{redact(out)}: refusing to overwrite an input file")
+    else:
+        out = local_path(out)
+        check_output_path(out, (src, *inputs), input_files=files)
     as_npy = str(out).lower().endswith(".npy")
+    if remote and (as_npy or backend.fmt != "parquet"):
+        raise InputError(f"{redact(out)}: object storage takes Parquet output from Parquet "
+                         "input; write .npy to a local file")
     if backend.fmt != "parquet" or as_npy:
         return _to_array_file(backend, out, fn, batch_rows, as_npy, out_col, files, src)
     column = backend.column
@@ -68,7 +80,9 @@ def transform_file(src: str, out: str, fn: Map, *, options: LoadOptions | None =
                          f"({backend.label}); write it beside them with --out-col NAME")
     rows = 0
     writer: pq.ParquetWriter | None = None
-    with atomic_file(out, inputs=(src, *inputs), input_files=files) as fh:
+    sink = _remote_file(out) if remote else atomic_file(out, inputs=(src, *inputs),
+                                                         input_files=files)
+    with sink as fh:
         scanner = backend.dataset.to_batches(batch_size=batch_rows, batch_readahead=1,
                                              fragment_readahead=1)
         for table in _exact_batches(iter(scanner), batch_rows):
@@ -89,6 +103,26 @@ def transform_file(src: str, out: str, fn: Map, *, options: LoadOptions | None =
         if writer is not None:
             writer.close()
     return rows
+
+
+@contextmanager
+def _remote_file(uri: str) -> Iterator:
+    """An object-store output stream: the object appears when the stream closes (a PUT, or
+    the multipart upload's completion); on an error the object is removed again."""
+    fs, path = open_location(uri)
+    try:
+        stream = fs.open_output_stream(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{redact(uri)}: cannot write: {first_line(exc)}") from None
+    try:
+        with stream:
+            yield stream
+    except BaseException:
+        try:  # closing completed the upload: remove the partial object
+            fs.delete_file(path)
+        except (OSError, pa.ArrowException):
+            pass
+        raise
 
 
 def _to_array_file(backend, out: str, fn: Map, batch_rows: int, as_npy: bool,

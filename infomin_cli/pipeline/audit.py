@@ -20,7 +20,7 @@ from infomin_cli.errors import InputError, NotEstimable
 from infomin_cli.estimators.linear import LinearAccumulator, LinearConfig, LinearResult
 from infomin_cli.estimators.rho import RhoConfig, RhoResult, rho_star
 from infomin_cli.estimators.sliced import SlicedAccumulator, SlicedConfig, SlicedResult
-from infomin_cli.io.source import InMemorySource, Source
+from infomin_cli.io.source import DatasetSource, InMemorySource, Source
 from infomin_cli.pipeline.policy import ESTIMATORS, FamilyTest, Policy
 from infomin_cli.stats.fullsample import min_p
 from infomin_cli.stats.standardize import DEFAULT_SAMPLE_ROWS, Standardizer
@@ -42,6 +42,9 @@ class AuditConfig:
     seed: int = 0
     device: str = "auto"
     calibration_rows: int = DEFAULT_SAMPLE_ROWS
+    #: where the streaming pass runs: "local" (this process) or "ray" (Ray Data blocks on a
+    #: cluster, merged here; :mod:`infomin_cli.engine.ray_engine`). Same report either way.
+    engine: str = "local"
 
 
 #: A class with fewer rows than this is reported as too rare to test on its own.
@@ -122,20 +125,12 @@ def _streamed(source: Source, config: AuditConfig, on_rows: RowsFn | None
                 linear_acc[name] = LinearAccumulator(source.dim, attr.take(cal_idx),
                                                      config.linear, std, n, seed=seed,
                                                      device=config.device)
-    # Attributes share the Z side: each batch is projected once for every sliced accumulator.
-    lead = next(iter(sliced_acc.values()), None)
-    offset = 0
-    for batch in source.iter_embeddings(config.sliced.batch_rows):
-        stop = offset + len(batch)
-        u = lead.project(batch) if lead is not None else None
-        for name, attr in source.attributes.items():
-            if name in sliced_acc:
-                sliced_acc[name].update_projected(u, attr.values[offset:stop], offset)
-            if name in linear_acc:
-                linear_acc[name].update(batch, attr.values[offset:stop], offset)
-        offset = stop
-        if on_rows is not None:
-            on_rows(offset, n)
+    if config.engine == "ray" and isinstance(source, DatasetSource):
+        from infomin_cli.engine.ray_engine import accumulate
+
+        accumulate(source, sliced_acc, linear_acc, config.sliced.batch_rows, on_rows)
+    else:
+        _local_pass(source, sliced_acc, linear_acc, config.sliced.batch_rows, on_rows)
     sliced, linear = {}, {}
     for k, a in sliced_acc.items():
         with _naming(where, k, "SI"):
@@ -147,6 +142,34 @@ def _streamed(source: Source, config: AuditConfig, on_rows: RowsFn | None
             "calibration_rows": std.n_sample, "extreme_values": std.n_extreme,
             "dead_dims": int(std.dead.sum())}
     return sliced, linear, info
+
+
+def update_accumulators(batch, offset: int, values: dict[str, np.ndarray],
+                        sliced_acc: dict[str, SlicedAccumulator],
+                        linear_acc: dict[str, LinearAccumulator]) -> None:
+    """Feed one batch (rows ``offset ..``; ``values[name]`` the attribute rows of the batch)
+    to every accumulator. Attributes share the Z side: the batch is projected once for every
+    sliced accumulator. The local pass and the Ray workers both call this."""
+    lead = next(iter(sliced_acc.values()), None)
+    u = lead.project(batch) if lead is not None else None
+    for name, vals in values.items():
+        if name in sliced_acc:
+            sliced_acc[name].update_projected(u, vals, offset)
+        if name in linear_acc:
+            linear_acc[name].update(batch, vals, offset)
+
+
+def _local_pass(source: Source, sliced_acc: dict[str, SlicedAccumulator],
+                linear_acc: dict[str, LinearAccumulator], batch_rows: int,
+                on_rows: RowsFn | None) -> None:
+    n, offset = source.n_rows, 0
+    for batch in source.iter_embeddings(batch_rows):
+        stop = offset + len(batch)
+        values = {k: a.values[offset:stop] for k, a in source.attributes.items()}
+        update_accumulators(batch, offset, values, sliced_acc, linear_acc)
+        offset = stop
+        if on_rows is not None:
+            on_rows(offset, n)
 
 
 def _rho(source: Source, config: AuditConfig, on_epoch: EpochFn | None,
@@ -208,7 +231,8 @@ def run_audit(source: Source, config: AuditConfig = AuditConfig(), policy: Polic
     if config.max_rows is not None and config.max_rows < source.n_rows:
         data = InMemorySource.subsample(source, config.max_rows, config.seed)
         subsampled = data.n_rows
-    elif source.n_rows <= config.calibration_rows and not isinstance(source, InMemorySource):
+    elif (source.n_rows <= config.calibration_rows and not isinstance(source, InMemorySource)
+          and config.engine == "local"):
         # The calibration sample would be the whole file: read it once, not twice.
         data = InMemorySource(source.embeddings(), source.attributes, source.path)
     notes = {k: _class_notes(a) for k, a in data.attributes.items()}

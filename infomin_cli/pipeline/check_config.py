@@ -8,6 +8,7 @@ Example::
     alpha = 0.01                          # any audit setting: shared default
     estimators = ["sliced", "linear", "rho"]
     seed = 0
+    engine = "local"                      # or "ray": Ray Data on RAY_ADDRESS (pip install 'infomin[ray]')
 
     [tool.infomin.thresholds]             # shared effect-size limits (optional)
     rho = { value = 0.3, bound = "lower" }   # or a bare number: the lower bound
@@ -38,6 +39,7 @@ from typing import Any
 
 from infomin_cli.errors import InputError, SettingError
 from infomin_cli.io.source import LoadOptions
+from infomin_cli.io.uri import is_uri, local_path
 from infomin_cli.pipeline.audit import AuditConfig
 from infomin_cli.pipeline.config import DEFAULTS as AUDIT_DEFAULTS
 from infomin_cli.pipeline.config import audit_settings
@@ -170,6 +172,9 @@ def _string(path: Path, where: str, value: Any) -> str:
 
 
 def _resolve_input(base: Path, path: Path, where: str, value: str) -> str:
+    if is_uri(value):  # object storage: checked when read (credentials from the environment)
+        return value
+    value = local_path(value)
     p = os.path.normpath(value if Path(value).is_absolute() else str(base / value))
     if any(c in value for c in "*?["):
         if not glob.glob(p, recursive=True):

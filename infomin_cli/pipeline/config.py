@@ -6,6 +6,7 @@ Command-line flags and (for ``check``) a TOML table are both a flat mapping::
     permutations  None (auto) or a count, for        max_rows, rho_max_rows
                   every estimator's test             seed (0 <= seed < 2**63), device
     alpha, correction (holm, bonferroni, none)       rank_transform (bool)
+    engine        "local" or "ray" (where the streaming pass runs; same report)
     fail_above    "rho=0.2" / "rho:point=0.2" strings, or an {estimator: value} table
 
 :func:`audit_settings` returns the :class:`~infomin_cli.pipeline.audit.AuditConfig` and the
@@ -41,7 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "correction": "holm",
     "fail_above": (),
     "rank_transform": True,
+    "engine": "local",
 }
+ENGINES = ("local", "ray")
 MINIMUM = {"slices": 1, "order": 1, "permutations": 0, "max_rows": 50, "rho_max_rows": 50}
 
 
@@ -93,6 +96,8 @@ def audit_settings(options: Mapping[str, Any], attributes: int = 1
         raise SettingError("seed", f"{seed}: expected 0 <= seed < 2**63")
     if not isinstance(o["rank_transform"], bool):
         raise SettingError("rank_transform", f"{o['rank_transform']!r}: expected true or false")
+    if o["engine"] not in ENGINES:
+        raise SettingError("engine", f"{o['engine']!r}: expected local or ray")
     if o["aggregation"] not in ("pairwise", "joint"):
         raise SettingError("aggregation", f"{o['aggregation']!r}: expected pairwise or joint")
     try:
@@ -120,5 +125,6 @@ def audit_settings(options: Mapping[str, Any], attributes: int = 1
         max_rows=ints["max_rows"],
         seed=seed,
         device=device,
+        engine=o["engine"],
     )
     return config, policy

@@ -19,6 +19,8 @@ from infomin_cli.cli.options import (
     AttrsFileOpt,
     EmbColOpt,
     EmbColsOpt,
+    Engine,
+    EngineOpt,
     FileArg,
     Format,
     IdColOpt,
@@ -87,6 +89,7 @@ def audit(
     output: Annotated[str | None, typer.Option(
         "--output", "-o", metavar="FILE", help="Also write the JSON report here (atomically).")]
         = None,
+    engine: EngineOpt = Engine.local,
 ) -> None:
     """Sliced dependence (with a permutation p-value), linear leakage and neural ρ* per attribute.
 
@@ -106,7 +109,7 @@ def audit(
         "aggregation": aggregation.value, "permutations": permutations, "max_rows": max_rows,
         "rho_max_rows": rho_max_rows, "seed": seed, "device": device, "alpha": alpha,
         "correction": correction.value, "fail_above": fail_above or [],
-        "rank_transform": rank_transform,
+        "rank_transform": rank_transform, "engine": engine.value,
     }, attributes=len(set(attr)))
     if len(set(attr)) != len(attr):
         raise InputError("--attr: an attribute is named twice")

@@ -21,6 +21,8 @@ from infomin_cli.cli.options import (
     AttrsFileOpt,
     EmbColOpt,
     EmbColsOpt,
+    Engine,
+    EngineOpt,
     FileArg,
     Format,
     IdColOpt,
@@ -233,8 +235,10 @@ def apply(
     emb_col: EmbColOpt = None,
     emb_cols: EmbColsOpt = None,
     batch_rows: Annotated[int, typer.Option("--batch-rows")] = 65536,
+    engine: EngineOpt = Engine.local,
 ) -> None:
     """Apply a saved projection to new embeddings, streaming (files larger than memory).
+    With --engine ray, --out is a directory (or object-store prefix) of Parquet shards.
 
     Exit codes: 0 done, 2 bad usage or input (a projection whose dimension does not match,
     a corrupt or foreign file), 3 internal error.
@@ -253,9 +257,18 @@ def apply(
         raise InputError(f"{file}: embeddings have dimension {backend.dim}, but the projection "
                          f"{proj_path} expects {proj.dim_in}")
 
+    inputs = (proj_path, str(sidecar_path(proj_path)))
+    if engine == Engine.ray:
+        from infomin_cli.engine import ray_engine
+
+        rows = ray_engine.apply(file, out, proj, options=options, out_col=out_col,
+                                batch_rows=batch_rows, inputs=inputs)
+        typer.echo(f"{rows:,} rows written to {out}")
+        return
+
     def mapped(batch):
         return next(apply_batches(proj, [batch]))
 
     rows = transform_file(file, out, mapped, options=options, out_col=out_col,
-                          batch_rows=batch_rows, inputs=(proj_path, str(sidecar_path(proj_path))))
+                          batch_rows=batch_rows, inputs=inputs)
     typer.echo(f"{rows:,} rows written to {out}")
