@@ -5,7 +5,9 @@ either: ``solve`` is the max-step -- ``l2_steps`` gradient steps of two small ne
 maximising the batch correlation of h(f(Z)) and g(T) on the subset D' -- and the call is the
 min-step penalty ``|corr(h(f(Z_B)), g(T_B))|`` with h and g held fixed. The adversary is kept
 between max-steps (warm start), as adversarial infomin methods do. Its cost per max-step grows
-with ``l2_steps``; the slice max-step is one closed-form solve.
+with ``l2_steps``; the slice max-step is one closed-form solve. The networks default to the
+shape of the rho* estimator's (3 SiLU layers of 128): the adversary is as strong as the
+judge that reports the leak.
 """
 
 from __future__ import annotations
@@ -18,11 +20,22 @@ from infomin_cli.attributes import DISCRETE_KINDS, Attribute
 from infomin_cli.debias.slice_loss import abs_corr, batch_standardise
 
 
+def _mlp(d_in: int, hidden: int, layers: int) -> nn.Module:
+    """``layers`` SiLU layers of ``hidden`` units and a scalar output."""
+    mods: list[nn.Module] = []
+    for i in range(layers):
+        mods += [nn.Linear(d_in if i == 0 else hidden, hidden), nn.SiLU()]
+    mods.append(nn.Linear(hidden if layers else d_in, 1))
+    return nn.Sequential(*mods)
+
+
 class RenyiAdversary:
-    def __init__(self, attribute: Attribute, *, l2_steps: int = 10, hidden: int = 64,
-                 lr: float = 1e-3, batch_size: int = 256, seed: int = 0) -> None:
+    def __init__(self, attribute: Attribute, *, l2_steps: int = 10, hidden: int = 128,
+                 layers: int = 3, lr: float = 1e-3, batch_size: int = 256,
+                 seed: int = 0) -> None:
         self.attribute = attribute
         self.l2_steps, self.hidden, self.lr, self.batch_size = l2_steps, hidden, lr, batch_size
+        self.layers = layers
         self.discrete = attribute.kind in DISCRETE_KINDS
         self.seed = int(seed)
         self._gen = torch.Generator().manual_seed(self.seed)
@@ -37,12 +50,11 @@ class RenyiAdversary:
     def _build(self, k: int) -> None:
         with torch.random.fork_rng():
             torch.manual_seed(self.seed)
-            self.h = nn.Sequential(nn.Linear(k, self.hidden), nn.SiLU(), nn.Linear(self.hidden, 1))
+            self.h = _mlp(k, self.hidden, self.layers)
             if self.discrete:
                 self.g: nn.Module = nn.Embedding(int(self.attribute.n_classes or 2), 1)
             else:
-                self.g = nn.Sequential(nn.Linear(self._t.shape[1], self.hidden), nn.SiLU(),
-                                       nn.Linear(self.hidden, 1))
+                self.g = _mlp(self._t.shape[1], min(self.hidden, 64), self.layers)
         self.opt = torch.optim.Adam(list(self.h.parameters()) + list(self.g.parameters()),
                                     lr=self.lr)
 

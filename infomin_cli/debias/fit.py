@@ -10,8 +10,9 @@ different mini-batch B. The utility is
 * no target: reconstruction of the standardised embedding by a linear decoder of f(Z), so the
   projection keeps as much of the embedding as the penalty allows.
 
-Early stopping watches the validation rows' ``utility + beta * SI`` (SI measured with the
-current slices); the best epoch's weights are kept. Seeded; deterministic on CPU.
+Early stopping watches the validation rows' ``utility + beta * SI`` (SI averaged over
+``val_solves`` max-steps with fresh slices: one draw is too noisy to compare epochs by); the
+best epoch's weights are kept. Seeded; deterministic on CPU.
 """
 
 from __future__ import annotations
@@ -36,22 +37,24 @@ ProgressFn = Callable[[int, int, float, float], None]  # (epoch, max epochs, uti
 
 @dataclass(frozen=True)
 class DebiasConfig:
-    model: Literal["linear", "mlp"] = "linear"
-    dim: int | None = None  # output dimension k (default: the input's d)
+    model: Literal["linear", "mlp"] = "mlp"
+    dim: int | None = None  # output dimension k (default: default_dim)
     hidden: int = 256
     beta: float = 1.0
     lr: float = 1e-2
     batch_size: int = 256
     max_epochs: int = 60
-    patience: int = 10
+    patience: int = 20
     slices: int = 100
     order: int = 3
     solve_rows: int = 2000  # D': rows of each max-step
     resolve_every: int = 1
     val_frac: float = 0.2
-    aggregation: str = "joint"
+    aggregation: str = "pairwise"  # the paper's max over slice pairs (see SliceLoss)
     penalty: Literal["slice", "adversarial"] = "slice"  # adversarial: the paper's baseline
     l2_steps: int = 10  # adversary steps per max-step (penalty="adversarial")
+    guided: bool = True  # slice 0 of every max-step: the top linear canonical direction
+    val_solves: int = 5  # max-steps averaged for the validation SI (early stopping)
 
     def __post_init__(self) -> None:
         if self.model not in ("linear", "mlp"):
@@ -60,6 +63,8 @@ class DebiasConfig:
             raise ValueError("beta >= 0, lr > 0, batch_size >= 8 and max_epochs >= 1 required")
         if self.penalty not in ("slice", "adversarial") or self.l2_steps < 1:
             raise ValueError("penalty must be slice or adversarial, l2_steps >= 1")
+        if self.val_solves < 1:
+            raise ValueError("val_solves must be >= 1")
         if self.dim is not None and self.dim < 1:
             raise ValueError("dim must be >= 1")
         if not 0 < self.val_frac < 0.9:
@@ -76,6 +81,23 @@ class FitHistory:
     train_rows: np.ndarray | None = None
     val_rows: np.ndarray | None = None
     max_step_seconds: list[float] = field(default_factory=list)
+
+
+def default_dim(d: int, targets: list[Attribute] = ()) -> int:
+    """The output dimension when none is given: ``min(d, 4 * width)`` with a target, where
+    ``width`` is what the target heads read (C - 1 per discrete target, the columns of a
+    continuous one); ``d`` without one.
+
+    Why not always ``d``: an information penalty has no gradient along maps that keep the
+    information -- for an injective f, any dependence measure of f(Z) and T equals that of Z
+    and T -- so a d -> d projection can only lose the attribute by compressing, and nothing
+    but the penalty asks it to. A target says what to keep; a few dimensions per target
+    output leave room for it and none for the rest (measured in benchmarks/README.md)."""
+    if not targets:
+        return d
+    width = sum((t.n_classes or 2) - 1 if t.kind in DISCRETE_KINDS else t.width
+                for t in targets)
+    return max(1, min(d, 4 * width))
 
 
 def split_rows(n: int, val_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -121,7 +143,7 @@ def fit_projection(Z: np.ndarray, attributes: list[Attribute], targets: list[Att
     # Winsorised moments, no clip: the saved Projection must apply exactly this map.
     std = Standardizer.fit(z[train_rows], seed=seed, robust=True, keep_rows=0)
     zs = torch.as_tensor(std.transform(z), dtype=torch.float32)
-    k = cfg.dim or d
+    k = cfg.dim or default_dim(d, list(targets))
 
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
@@ -145,7 +167,8 @@ def fit_projection(Z: np.ndarray, attributes: list[Attribute], targets: list[Att
                       for i, a in enumerate(attributes)]
         else:
             losses = [SliceLoss(a, slices=cfg.slices, order=cfg.order, seed=seed * 31 + i,
-                                aggregation=cfg.aggregation) for i, a in enumerate(attributes)]
+                                aggregation=cfg.aggregation, guided=cfg.guided)
+                      for i, a in enumerate(attributes)]
         params = list(f.parameters()) + [p for h in heads for p in h.parameters()]
         opt = torch.optim.Adam(params, lr=cfg.lr)
         gen = torch.Generator().manual_seed(int(seed))
@@ -186,9 +209,14 @@ def fit_projection(Z: np.ndarray, attributes: list[Attribute], targets: list[Att
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-            with torch.no_grad():
-                solve_all()
-                vloss, vutil, vsi = total(val_rows, False)
+            with torch.no_grad():  # validation: SI averaged over independent max-steps
+                sis = []
+                for _ in range(cfg.val_solves):
+                    solve_all()
+                    _, vutil, vsi = total(val_rows, False)
+                    sis.append(vsi)
+                vsi = float(np.mean(sis))
+                vloss = vutil + cfg.beta * vsi
             hist.epochs = epoch
             hist.val_loss.append(float(vloss))
             hist.val_utility.append(vutil)
@@ -231,14 +259,31 @@ def debias(Z: np.ndarray, attributes: list[Attribute], targets: list[Attribute] 
 BETA_GRID: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 
 
-def search_beta(Z: np.ndarray, attributes: list[Attribute], targets: list[Attribute] = (),
-                config: DebiasConfig = DebiasConfig(), max_leakage: float = 0.1, *,
-                seed: int = 0, device: str | torch.device = "auto",
-                grid: tuple[float, ...] = BETA_GRID):
-    """The smallest beta of ``grid`` whose projection keeps rho*(f(Z), T) <= ``max_leakage``
-    for every attribute, on the validation rows (the smallest such beta keeps the most
-    utility). Returns ``(projection, history, trials)``; ``trials`` lists ``{"beta",
-    "rho"}`` per beta tried, and the last projection when no beta reaches the limit.
+@dataclass
+class BetaTrial:
+    """One fit of a beta sweep, judged on its validation rows: ``rho`` is the largest rho* of
+    the attributes (leakage), ``utility`` the smallest rho* of the targets -- or, without a
+    target, the reconstruction R^2 of the standardised embedding (1 - validation MSE)."""
+
+    beta: float
+    rho: float
+    utility: float
+    projection: object  # Projection
+    history: FitHistory
+
+    def summary(self) -> dict:
+        return {"beta": self.beta, "rho": self.rho, "utility": self.utility}
+
+
+def sweep_beta(Z: np.ndarray, attributes: list[Attribute], targets: list[Attribute] = (),
+               config: DebiasConfig = DebiasConfig(), betas: tuple[float, ...] = BETA_GRID, *,
+               max_leakage: float | None = None, stop_early: bool = True, seed: int = 0,
+               device: str | torch.device = "auto") -> tuple[BetaTrial, list[BetaTrial]]:
+    """Fit one projection per beta (in the order given) and measure each on its validation
+    rows. Returns ``(chosen, trials)``: with ``max_leakage``, the smallest beta whose leakage
+    is at most it (the one that keeps the most utility; the largest beta when none does),
+    and with ``stop_early`` the sweep stops in increasing beta at the first that reaches it;
+    without ``max_leakage``, the last beta given.
 
     The validation rows both choose beta and stop training; an independent audit of other
     rows is the fair judge of the result (``infomin audit`` on the cleaned output)."""
@@ -246,17 +291,44 @@ def search_beta(Z: np.ndarray, attributes: list[Attribute], targets: list[Attrib
 
     from infomin_cli.estimators.rho import RhoConfig, rho_star
 
-    if not 0 < max_leakage < 1:
-        raise ValueError(f"max_leakage must be in (0, 1), got {max_leakage}")
-    trials: list[dict] = []
-    for beta in sorted(grid):
-        proj, hist = debias(Z, attributes, targets, replace(config, beta=beta), seed=seed,
+    if not betas:
+        raise ValueError("give at least one beta")
+    if max_leakage is not None:
+        if not 0 < max_leakage < 1:
+            raise ValueError(f"max_leakage must be in (0, 1), got {max_leakage}")
+        betas = tuple(sorted(betas))
+    rcfg = RhoConfig(bootstrap=0, permutations=0)
+    z = np.asarray(Z, dtype=np.float32)
+    trials: list[BetaTrial] = []
+    for beta in betas:
+        proj, hist = debias(z, attributes, targets, replace(config, beta=beta), seed=seed,
                             device=device)
         val = hist.val_rows
-        out = proj(np.asarray(Z, dtype=np.float32)[val])
-        leak = max(rho_star(out, a.take(val), RhoConfig(bootstrap=0, permutations=0),
-                            seed=seed, device=device).value for a in attributes)
-        trials.append({"beta": beta, "rho": leak})
-        if leak <= max_leakage:
+        out = proj(z[val])
+        leak = max(rho_star(out, a.take(val), rcfg, seed=seed, device=device).value
+                   for a in attributes)
+        if targets:
+            util = min(rho_star(out, t.take(val), rcfg, seed=seed, device=device).value
+                       for t in targets)
+        else:
+            util = 1.0 - hist.val_utility[max(hist.best_epoch, 1) - 1]
+        trials.append(BetaTrial(float(beta), float(leak), float(util), proj, hist))
+        if max_leakage is not None and stop_early and leak <= max_leakage:
             break
-    return proj, hist, trials
+    if max_leakage is None:
+        return trials[-1], trials
+    ok = [t for t in trials if t.rho <= max_leakage]
+    return (ok[0] if ok else trials[-1]), trials
+
+
+def search_beta(Z: np.ndarray, attributes: list[Attribute], targets: list[Attribute] = (),
+                config: DebiasConfig = DebiasConfig(), max_leakage: float = 0.1, *,
+                seed: int = 0, device: str | torch.device = "auto",
+                grid: tuple[float, ...] = BETA_GRID):
+    """The smallest beta of ``grid`` whose projection keeps rho*(f(Z), T) <= ``max_leakage``
+    for every attribute, on the validation rows (:func:`sweep_beta`, stopping early).
+    Returns ``(projection, history, trials)`` with ``trials`` as ``{"beta", "rho",
+    "utility"}`` dicts; the last projection when no beta reaches the limit."""
+    chosen, trials = sweep_beta(Z, attributes, targets, config, grid, max_leakage=max_leakage,
+                                seed=seed, device=device)
+    return chosen.projection, chosen.history, [t.summary() for t in trials]

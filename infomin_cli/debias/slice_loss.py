@@ -20,8 +20,13 @@ import numpy as np
 import torch
 
 from infomin_cli.attributes import Attribute
-from infomin_cli.stats.cca import Aggregation, slice_cca
-from infomin_cli.stats.features import AttributeEncoder, SliceFeaturizer
+from infomin_cli.stats.cca import Aggregation, cca, pairwise_slice_cca, slice_cca
+from infomin_cli.stats.features import (
+    AttributeEncoder,
+    SliceFeaturizer,
+    sphere_directions,
+    tanh_features,
+)
 from infomin_cli.stats.moments import CrossMoments
 
 
@@ -41,39 +46,65 @@ class SliceLoss:
     then the object itself (min-step) on outputs that carry gradients."""
 
     def __init__(self, attribute: Attribute, *, slices: int = 100, order: int = 3,
-                 ridge: float = 1e-3, aggregation: Aggregation = "joint", seed: int = 0) -> None:
+                 ridge: float = 1e-3, aggregation: Aggregation = "joint", seed: int = 0, guided: bool = True) -> None:
         self.attribute = attribute
         self.slices, self.order, self.ridge = slices, order, ridge
         self.aggregation = aggregation
         self.seed = int(seed)
+        self.guided = guided
         self._draws = 0
         self.slicer: SliceFeaturizer | None = None
         self.encoder: AttributeEncoder | None = None
 
+    def _directions(self, x: torch.Tensor, template: Attribute, seed: int) -> np.ndarray:
+        """``(k, S)`` unit slice directions: uniform on the sphere, and with ``guided`` slice 0
+        is the top linear canonical direction of ``x`` against T (ridge CCA of x and T's linear
+        code). In a k-dim output a random slice sees ~1/k of a linear leak and the output can
+        rotate the leak away from the random slices; the guided slice is re-found at every
+        max-step, so the min-step can only lower it by losing the leak."""
+        theta = sphere_directions(x.shape[1], self.slices, seed, 1)
+        if self.guided:
+            code = AttributeEncoder.for_linear(template, self.seed)
+            sol = cca(x.to(torch.float64), code(template.values, x.device), self.ridge)
+            direction = sol.w.cpu().numpy()
+            norm = np.linalg.norm(direction)
+            if norm > 0 and np.isfinite(norm):
+                theta[:, 0] = direction / norm
+        return theta
+
     def solve(self, fz: torch.Tensor, rows: np.ndarray) -> float:
         """Max-step on the outputs ``fz`` (m, k) of the rows ``rows`` of the attribute; new
-        slices at every call. Returns the in-sample SI of the solve (for progress)."""
+        slices at every call. Returns the in-sample SI of the solve (for progress).
+
+        Features are float32 here (a training signal, not a report; the small CCA blocks are
+        solved in float64), and each slice is scaled to unit std on these rows."""
         with torch.no_grad():
-            x = batch_standardise(fz.detach().to(torch.float64))
+            x = batch_standardise(fz.detach().to(torch.float32))
             seed = self.seed * 1_000_003 + self._draws
             self._draws += 1
-            self.slicer = SliceFeaturizer.draw(x.shape[1], self.slices, self.order, seed,
-                                               calibration=x.cpu().numpy())
             template = self.attribute.take(rows)
             self.encoder = AttributeEncoder.for_sliced(template, self.slices, self.order, seed,
                                                        ranks=True)
-            fzf = self.slicer(x)
-            ftf = self.encoder(template.values, x.device).to(torch.float64)
-            mom = CrossMoments(fzf.shape[1], ftf.shape[1], x.device)
-            mom.update(fzf, ftf)
-            blocks = (self.slices, self.order) if self.aggregation == "pairwise" else (
-                1, fzf.shape[1])
-            tblocks = self.encoder.blocks if self.aggregation == "pairwise" else (
-                1, ftf.shape[1])
-            sol = slice_cca(mom.covariances(), blocks, tblocks, self.aggregation, self.ridge)
+            theta = self._directions(x, template, seed)
+            th = torch.as_tensor(theta, dtype=x.dtype, device=x.device)
+            u = x @ th
+            corr = x.T @ x / x.shape[0]  # k x k: each slice's variance is theta' C theta
+            sd = torch.einsum("ks,kj,js->s", th, corr, th).clamp_min(0).sqrt()
+            sd = torch.where(sd > 1e-6, sd, torch.ones_like(sd))
+            self.slicer = SliceFeaturizer(theta, sd.double().cpu().numpy(), self.order)
+            fzf = tanh_features(u / sd, self.order)
+            ftf = self.encoder(template.values, x.device).to(fzf.dtype)
+            if self.aggregation == "pairwise":  # only the blocks the pairs use
+                sol, mz, mt = pairwise_slice_cca(fzf, ftf, (self.slices, self.order),
+                                                 self.encoder.blocks, self.ridge)
+            else:
+                mom = CrossMoments(fzf.shape[1], ftf.shape[1], x.device)
+                mom.update(fzf, ftf)
+                sol = slice_cca(mom.covariances(), (1, fzf.shape[1]), (1, ftf.shape[1]),
+                                "joint", self.ridge)
+                mz, mt = mom.means()
             self._w = sol.w.to(torch.float32)
             self._v = sol.v.to(torch.float32)
-            mz, mt = mom.means()
             self._mz, self._mt = mz.to(torch.float32), mt.to(torch.float32)
             return sol.corr
 

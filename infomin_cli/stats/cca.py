@@ -174,6 +174,39 @@ def slice_cca(cov: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     return SliceSolution(float(sol.corr[i, j]), w, v, (i, j))
 
 
+def pairwise_slice_cca(fz: torch.Tensor, ft: torch.Tensor, z_blocks: tuple[int, int],
+                       t_blocks: tuple[int, int], ridge: float
+                       ) -> tuple[SliceSolution, torch.Tensor, torch.Tensor]:
+    """:func:`slice_cca` with ``aggregation="pairwise"`` straight from the feature rows
+    ``fz`` (n, S K) and ``ft`` (n, St Kt), computing only the covariance blocks the pairs use
+    (``S K^2 + St Kt^2 + S St K Kt`` numbers instead of ``(S K + St Kt)^2``). Returns the
+    solution and the feature means ``(m_z, m_t)``; equal to the full-moment route."""
+    S, K = z_blocks
+    St, Kt = t_blocks
+    n = fz.shape[0]
+    if n < 2:
+        raise ValueError("CCA needs at least 2 rows")
+    mz, mt = fz.mean(0), ft.mean(0)
+    xz, xt = fz.reshape(n, S, K), ft.reshape(n, St, Kt)
+    f64 = torch.float64  # the small blocks are solved in float64 whatever the features' dtype
+    a, b = mz.to(f64).reshape(S, K), mt.to(f64).reshape(St, Kt)
+    # Raw second moments minus the means' outer products (no centred copy of the features).
+    bz = (torch.einsum("nsk,nsl->skl", xz, xz) / n).to(f64) - a[:, :, None] * a[:, None, :]
+    bt = (torch.einsum("nsk,nsl->skl", xt, xt) / n).to(f64) - b[:, :, None] * b[:, None, :]
+    bzt = ((torch.einsum("nsk,ntl->stkl", xz, xt) / n).to(f64)
+           - a[:, None, :, None] * b[None, :, None, :])
+    rz = ridge * torch.diagonal(bz, dim1=-2, dim2=-1).sum() / (S * K)
+    rt = ridge * torch.diagonal(bt, dim1=-2, dim2=-1).sum() / (St * Kt)
+    sol = pairwise_cca(bz, bt, bzt, rz, rt)
+    best = int(torch.argmax(sol.corr))
+    i, j = divmod(best, St)
+    w = fz.new_zeros(S * K)
+    v = ft.new_zeros(St * Kt)
+    w[i * K : (i + 1) * K] = sol.w[i, j]
+    v[j * Kt : (j + 1) * Kt] = sol.v[i, j]
+    return SliceSolution(float(sol.corr[i, j]), w, v, (i, j)), mz, mt
+
+
 def validation_curve(fit, val, grid: tuple[float, ...], d_live: int, q: int) -> torch.Tensor:
     """Correlation on ``val`` covariances of the top CCA pair fitted on ``fit`` covariances,
     for each relative ridge in ``grid``. One ``eigh`` per block serves every ridge; directions

@@ -64,6 +64,12 @@ def slice_scales(
 def tanh_features(u: torch.Tensor, order: int) -> torch.Tensor:
     """``(b, S)`` slice projections -> ``(b, S * order)`` features ``tanh(u)^k``, k=1..order."""
     t = torch.tanh(u)
+    if not (t.requires_grad and torch.is_grad_enabled()):  # written in place: one buffer
+        out = torch.empty(*u.shape, order, dtype=t.dtype, device=t.device)
+        out[..., 0] = t
+        for k in range(1, order):
+            torch.mul(out[..., k - 1], t, out=out[..., k])
+        return out.reshape(u.shape[0], u.shape[1] * order)
     powers = [t]
     for _ in range(order - 1):
         powers.append(powers[-1] * t)

@@ -77,6 +77,45 @@ def _fit_slice(z, A, T, cfg, seed: int, dev: str, fmt: Format, file: str):
             raise InputError(f"{file}: debias: {exc}") from None
 
 
+def _parse_betas(text: str) -> list[float]:
+    try:
+        betas = [float(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        betas = []
+    if not betas or any(not np.isfinite(b) or b < 0 for b in betas):
+        raise InputError(f"--beta {text!r}: expected one or more numbers >= 0, comma-separated")
+    return betas
+
+
+def after_rho(after: dict, attrs: list[str]) -> float:
+    return max(after[a]["rho"] or 0.0 for a in attrs)
+
+
+def after_util(after: dict, targets: list[str], hist) -> float:
+    if targets:
+        return min(after[t]["rho"] or 0.0 for t in targets)
+    return 1.0 - hist.val_utility[max(hist.best_epoch, 1) - 1] if hist else float("nan")
+
+
+def _draw(path: str, trials: list[dict], before: dict, attrs: list[str], targets: list[str],
+          method: str, inputs: tuple) -> None:
+    """The trade-off plot: one point per beta, and the original embedding."""
+    from infomin_cli.report.plot import TradeoffPoint, tradeoff_plot
+
+    points = [TradeoffPoint(method, f"β={t['beta']:g}" if t["beta"] is not None else "",
+                            t["rho"], t["utility"]) for t in trials]
+    refs = {}
+    if targets:
+        points.append(TradeoffPoint("original embedding", "", after_rho(before, attrs),
+                                    min(before[t]["rho"] or 0.0 for t in targets)))
+        refs["original utility"] = points[-1].utility
+    ylabel = ("min ρ* of the targets ↑" if targets
+              else "reconstruction R² of the embedding ↑")
+    tradeoff_plot(path, points, xlabel="max ρ* of the attributes ↓", ylabel=ylabel,
+                  title=f"leakage vs utility (validation rows): remove {', '.join(attrs)}",
+                  references=refs, inputs=inputs)
+
+
 @handles_input_errors
 def debias(
     file: FileArg,
@@ -99,16 +138,23 @@ def debias(
         "neural Renyi adversary retrained --l2-steps per step (the paper's baseline); leace: "
         "the LEACE linear eraser (concept-erasure; pip install 'infomin[leace]').")]
         = Method.slice,
-    model: Annotated[Model, typer.Option("--model", help="The projection's form.")] = Model.linear,
-    dim: Annotated[int | None, typer.Option("--dim", help="Output dimension (default: d).")]
-        = None,
-    beta: Annotated[float, typer.Option("--beta", help="Weight of the slice penalty.")] = 1.0,
+    model: Annotated[Model, typer.Option("--model", help="The projection's form.")] = Model.mlp,
+    dim: Annotated[int | None, typer.Option(
+        "--dim", help="Output dimension (default: 4 per target output, at most d; d without a "
+        "target).")] = None,
+    beta: Annotated[str, typer.Option(
+        "--beta", metavar="B[,B...]", help="Weight of the penalty; several (0.3,1,3,10) fit "
+        "one projection each, report them, and keep the one --max-leakage picks (else the "
+        "last).")] = "1",
     l2_steps: Annotated[int, typer.Option(
         "--l2-steps", help="Adversary steps per max-step (--method adversarial).")] = 10,
     max_leakage: Annotated[float | None, typer.Option(
-        "--max-leakage", metavar="RHO", help="Search beta (0.1 .. 30) for the smallest that "
-        "keeps rho* of every attribute at most RHO on the validation rows (overrides --beta).")]
-        = None,
+        "--max-leakage", metavar="RHO", help="Keep the smallest beta (of --beta when several "
+        "are given, else 0.1 .. 30) whose rho* of every attribute is at most RHO on the "
+        "validation rows.")] = None,
+    plot: Annotated[str | None, typer.Option(
+        "--plot", metavar="PNG", help="Draw leakage (rho* of the attributes) against utility "
+        "(rho* of the targets) for every beta fitted (pip install 'infomin[plot]').")] = None,
     max_epochs: Annotated[int, typer.Option("--max-epochs")] = 60,
     emb_col: EmbColOpt = None,
     emb_cols: EmbColsOpt = None,
@@ -138,8 +184,9 @@ def debias(
     names = list(attr) + targets
     if len(set(names)) != len(names):
         raise InputError("--attr/--target: a column is named twice")
+    betas = _parse_betas(beta)
     try:
-        cfg = DebiasConfig(model=model.value, dim=dim, beta=beta, max_epochs=max_epochs,
+        cfg = DebiasConfig(model=model.value, dim=dim, beta=betas[-1], max_epochs=max_epochs,
                            penalty="adversarial" if method == Method.adversarial else "slice",
                            l2_steps=l2_steps)
         dev = str(resolve_device(device))
@@ -149,12 +196,18 @@ def debias(
         raise InputError(f"--seed {seed}: expected 0 <= seed < 2**63")
     inputs = tuple(p for p in (file, attrs) if p)
     for flag, path in (("--projection", projection), ("--projection", sidecar_path(projection)),
-                       ("--out", out), ("--output", output)):
+                       ("--out", out), ("--output", output), ("--plot", plot)):
         if path is not None:
             try:
                 check_output_path(path, inputs)
             except InputError as exc:
                 raise InputError(f"{flag} {exc}") from exc
+    if plot is not None:
+        try:
+            import matplotlib  # noqa: F401  (fail before the fit, not after)
+        except ImportError:
+            raise InputError(f"--plot {plot}: drawing a plot needs matplotlib "
+                             "(pip install 'infomin[plot]')") from None
     options = load_options(emb_col, emb_cols, attrs, id_col, attr_kind, strict)
     source = open_dataset(file, names, options)
     z = source.embeddings()
@@ -167,24 +220,34 @@ def debias(
         train, val = split_rows(len(z), cfg.val_frac, seed)
         proj = leace_projection(z[train], [a.take(train) for a in A],
                                 metadata={"seed": seed, "targets": targets})
+        beta = None
         hist = None
-    elif max_leakage is not None:
-        from infomin_cli.debias.fit import search_beta
+    elif max_leakage is not None or len(betas) > 1 or plot is not None:
+        from infomin_cli.debias.fit import BETA_GRID, sweep_beta
 
+        grid = tuple(betas) if len(betas) > 1 or max_leakage is None else BETA_GRID
         try:
-            proj, hist, trials = search_beta(z, A, T, cfg, max_leakage, seed=seed, device=dev)
+            chosen, sweep = sweep_beta(z, A, T, cfg, grid, max_leakage=max_leakage,
+                                       stop_early=plot is None, seed=seed, device=dev)
         except ValueError as exc:
-            raise InputError(f"--max-leakage {max_leakage}: {exc}") from None
+            flag = f"--max-leakage {max_leakage}" if max_leakage is not None else "debias"
+            raise InputError(f"{file}: {flag}: {exc}") from None
+        proj, hist, beta = chosen.projection, chosen.history, chosen.beta
+        trials = [t.summary() for t in sweep]
         val = hist.val_rows
-        beta = trials[-1]["beta"]
     else:
         proj, hist = _fit_slice(z, A, T, cfg, seed, dev, fmt, str(file))
         val = hist.val_rows
-    if method != Method.leace and max_leakage is None:
+        beta = cfg.beta
+    if method == Method.leace or (max_leakage is None and len(betas) == 1 and plot is None):
         trials = None
     held = [a.take(val) for a in A + T]
     before = _measure(z[val], held, seed, dev)
     after = _measure(proj(z[val]), held, seed, dev)
+    if plot is not None:
+        _draw(plot, trials or [{"beta": beta, "rho": after_rho(after, attr),
+                                "utility": after_util(after, targets, hist)}],
+              before, attr, targets, method.value, inputs)
     meta = {**proj.metadata, "before": before, "after": after, "input": str(file)}
     proj = dataclasses.replace(proj, metadata=meta)
     proj.save(projection, inputs=inputs, input_files=tuple(source.files))
@@ -202,6 +265,7 @@ def debias(
               "epochs": hist.epochs if hist else None,
               "best_epoch": hist.best_epoch if hist else None, "held_out_rows": int(len(val)),
               "beta_search": trials if slice_fit else None,
+              "plot": plot,
               "max_step_seconds": (float(np.median(hist.max_step_seconds))
                                    if hist and hist.max_step_seconds else None),
               "before": before, "after": after}
