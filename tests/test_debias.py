@@ -195,3 +195,25 @@ def test_sweep_keeps_the_smallest_beta_under_the_limit_or_the_last():
     assert chosen is trials[1] and all(0.5 < tr.utility <= 1 for tr in trials)
     last, _ = sweep_beta(z, [t], [y], cfg, (5.0, 0.0), seed=0, device="cpu")
     assert last.beta == 0.0  # without a limit: the last beta given
+
+
+def test_pearson_penalty_removes_linear_leakage_only():
+    """The paper's Pearson baseline: a linear leak goes, the symmetric one (|z0|) stays."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    z = rng.standard_normal((n, 6)).astype(np.float32)
+    lin = im.Attribute.categorical("lin", (z[:, 2] + 0.5 * rng.standard_normal(n) > 0).astype(int))
+    sym = im.Attribute.categorical("sym", (np.abs(z[:, 0]) > 0.67).astype(int))
+    y = im.Attribute.categorical("y", (z[:, 1] > 0).astype(int))
+    from infomin_cli.debias.fit import debias
+
+    cfg = DebiasConfig(penalty="pearson", beta=5.0, dim=6, max_epochs=20)
+    proj, hist = debias(z, [lin, sym], [y], cfg, seed=0, device="cpu")
+    assert proj.metadata["method"] == "pearson"
+    val = hist.val_rows
+    out = proj(z[val])
+    lcfg = im.LinearConfig(permutations=0, bootstrap=0)
+    assert im.linear_dependence(z[val], lin.take(val), lcfg).value > 0.6
+    assert im.linear_dependence(out, lin.take(val), lcfg).value < 0.15
+    rho = im.rho_star(out, sym.take(val), im.RhoConfig(bootstrap=0, permutations=0), seed=0)
+    assert rho.value > 0.5  # invisible to a correlation penalty

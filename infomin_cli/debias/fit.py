@@ -51,7 +51,8 @@ class DebiasConfig:
     resolve_every: int = 1
     val_frac: float = 0.2
     aggregation: str = "pairwise"  # the paper's max over slice pairs (see SliceLoss)
-    penalty: Literal["slice", "adversarial"] = "slice"  # adversarial: the paper's baseline
+    # adversarial, pearson: the paper's baselines (a neural Renyi adversary; mean |Pearson|)
+    penalty: Literal["slice", "adversarial", "pearson"] = "slice"
     l2_steps: int = 10  # adversary steps per max-step (penalty="adversarial")
     guided: bool = True  # slice 0 of every max-step: the top linear canonical direction
     val_solves: int = 5  # max-steps averaged for the validation SI (early stopping)
@@ -61,8 +62,8 @@ class DebiasConfig:
             raise ValueError(f"model must be linear or mlp, not {self.model!r}")
         if self.beta < 0 or self.lr <= 0 or self.batch_size < 8 or self.max_epochs < 1:
             raise ValueError("beta >= 0, lr > 0, batch_size >= 8 and max_epochs >= 1 required")
-        if self.penalty not in ("slice", "adversarial") or self.l2_steps < 1:
-            raise ValueError("penalty must be slice or adversarial, l2_steps >= 1")
+        if self.penalty not in ("slice", "adversarial", "pearson") or self.l2_steps < 1:
+            raise ValueError("penalty must be slice, adversarial or pearson; l2_steps >= 1")
         if self.val_solves < 1:
             raise ValueError("val_solves must be >= 1")
         if self.dim is not None and self.dim < 1:
@@ -160,7 +161,11 @@ def fit_projection(Z: np.ndarray, attributes: list[Attribute], targets: list[Att
             head, util = _utility(tgt, k, d)
             heads.append(head)
             utils.append(util)
-        if cfg.penalty == "adversarial":
+        if cfg.penalty == "pearson":
+            from infomin_cli.debias.pearson import PearsonLoss
+
+            losses = [PearsonLoss(a, seed=seed * 31 + i) for i, a in enumerate(attributes)]
+        elif cfg.penalty == "adversarial":
             from infomin_cli.debias.adversary import RenyiAdversary
 
             losses = [RenyiAdversary(a, l2_steps=cfg.l2_steps, seed=seed * 31 + i)
@@ -245,7 +250,7 @@ def debias(Z: np.ndarray, attributes: list[Attribute], targets: list[Attribute] 
 
     module, std, hist = fit_projection(Z, attributes, targets, config, seed=seed,
                                        device=device, progress=progress)
-    meta = {"method": "slice", "attributes": [a.name for a in attributes],
+    meta = {"method": config.penalty, "attributes": [a.name for a in attributes],
             "targets": [t.name for t in targets], "beta": config.beta, "seed": int(seed),
             "config": asdict(config), "infomin_version": __version__,
             "epochs": hist.epochs, "best_epoch": hist.best_epoch,

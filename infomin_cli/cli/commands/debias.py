@@ -42,6 +42,7 @@ class Model(str, Enum):
 class Method(str, Enum):
     slice = "slice"
     adversarial = "adversarial"
+    pearson = "pearson"
     leace = "leace"
 
 
@@ -135,7 +136,8 @@ def debias(
         = None,
     method: Annotated[Method, typer.Option(
         "--method", help="slice: slice infomin learning; adversarial: the same fit against a "
-        "neural Renyi adversary retrained --l2-steps per step (the paper's baseline); leace: "
+        "neural Renyi adversary retrained --l2-steps per step (the paper's baseline); pearson: "
+        "the mean |Pearson correlation| of the output and the attribute (linear only); leace: "
         "the LEACE linear eraser (concept-erasure; pip install 'infomin[leace]').")]
         = Method.slice,
     model: Annotated[Model, typer.Option("--model", help="The projection's form.")] = Model.mlp,
@@ -187,7 +189,7 @@ def debias(
     betas = _parse_betas(beta)
     try:
         cfg = DebiasConfig(model=model.value, dim=dim, beta=betas[-1], max_epochs=max_epochs,
-                           penalty="adversarial" if method == Method.adversarial else "slice",
+                           penalty=method.value if method != Method.leace else "slice",
                            l2_steps=l2_steps)
         dev = str(resolve_device(device))
     except ValueError as exc:
