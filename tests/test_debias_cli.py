@@ -190,3 +190,14 @@ def test_tradeoff_plot_needs_matplotlib(monkeypatch, tmp_path):
         tradeoff_plot(tmp_path / "p.png", [TradeoffPoint("s", "", 0.1, 0.9)], xlabel="x",
                       ylabel="y")
     assert not (tmp_path / "p.png").exists()
+
+
+def test_notes_say_when_there_is_no_target(invoke, leaky, tmp_path):
+    r = invoke("debias", leaky, "--attr", "t", "--max-epochs", "2", "--projection",
+               tmp_path / "p.safetensors", "--format", "json")
+    assert r.exit_code == 0, r.output
+    notes = json.loads(r.stdout)["notes"]
+    assert any("no --target" in n for n in notes)
+    r = invoke("debias", leaky, "--attr", "t", "--target", "y", "--max-epochs", "2",
+               "--projection", tmp_path / "q.safetensors", "--format", "json")
+    assert not any("no --target" in n for n in json.loads(r.stdout)["notes"])

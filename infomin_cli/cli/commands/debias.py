@@ -261,6 +261,15 @@ def debias(
 
         transform_file(file, out, mapped, options=options, out_col=out_col, inputs=inputs)
     slice_fit = method != Method.leace
+    notes = []
+    if slice_fit and not targets:
+        notes.append("no --target: the projection must keep the whole embedding "
+                     "(reconstruction) and may remove little of a leak (on a text embedding it "
+                     "did: README, Removing an attribute); give a target when you have one")
+    if slice_fit and any((after[a]["rho"] or 0.0) > 0.2 for a in attr):
+        notes.append("rho* of an attribute is still above 0.2 on the held-out rows: try a "
+                     "larger --beta (--beta 1,3,10 --plot shows the trade-off) or a smaller "
+                     "--dim")
     report = {"projection": str(projection), "out": out, "attributes": attr, "targets": targets,
               "method": method.value, "model": model.value if slice_fit else "linear",
               "beta": beta if slice_fit else None, "seed": seed,
@@ -270,7 +279,7 @@ def debias(
               "plot": plot,
               "max_step_seconds": (float(np.median(hist.max_step_seconds))
                                    if hist and hist.max_step_seconds else None),
-              "before": before, "after": after}
+              "before": before, "after": after, "notes": notes}
     if output is not None:
         write_json_atomic(output, report, inputs=inputs)
     if fmt == Format.json:
@@ -287,6 +296,8 @@ def debias(
         b, a = before[name], after[name]
         table.add_row(name, role, *(f"{b[k]:.3f} → {a[k]:.3f}" for k in ("linear", "si", "rho")))
     Console().print(table)
+    for note in notes:
+        typer.echo(f"note: {note}")
     typer.echo(f"projection saved to {projection} (+ {sidecar_path(projection).name})"
                + (f"; cleaned embeddings in {out}" if out else ""))
 
