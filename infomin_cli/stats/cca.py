@@ -164,11 +164,17 @@ def slice_cca(cov: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     bz = torch.diagonal(czz.reshape(S, K, S, K), dim1=0, dim2=2).permute(2, 0, 1)
     bt = torch.diagonal(ctt.reshape(St, Kt, St, Kt), dim1=0, dim2=2).permute(2, 0, 1)
     bzt = czt.reshape(S, K, St, Kt).permute(0, 2, 1, 3)  # (S, St, K, Kt)
-    sol = pairwise_cca(bz, bt, bzt, rz, rt)
-    best = int(torch.argmax(sol.corr))
-    i, j = divmod(best, St)
-    w = czz.new_zeros(S * K)
-    v = ctt.new_zeros(St * Kt)
+    return _best_pair(pairwise_cca(bz, bt, bzt, rz, rt), z_blocks, t_blocks, czz.dtype)
+
+
+def _best_pair(sol: CCASolution, z_blocks: tuple[int, int], t_blocks: tuple[int, int],
+               dtype: torch.dtype) -> SliceSolution:
+    """The top pair of a batched pairwise solution, its weights laid into full-length vectors
+    (zero outside the pair's blocks)."""
+    (S, K), (St, Kt) = z_blocks, t_blocks
+    i, j = divmod(int(torch.argmax(sol.corr)), St)
+    w = sol.w.new_zeros(S * K, dtype=dtype)
+    v = sol.v.new_zeros(St * Kt, dtype=dtype)
     w[i * K : (i + 1) * K] = sol.w[i, j]
     v[j * Kt : (j + 1) * Kt] = sol.v[i, j]
     return SliceSolution(float(sol.corr[i, j]), w, v, (i, j))
@@ -198,13 +204,7 @@ def pairwise_slice_cca(fz: torch.Tensor, ft: torch.Tensor, z_blocks: tuple[int, 
     rz = ridge * torch.diagonal(bz, dim1=-2, dim2=-1).sum() / (S * K)
     rt = ridge * torch.diagonal(bt, dim1=-2, dim2=-1).sum() / (St * Kt)
     sol = pairwise_cca(bz, bt, bzt, rz, rt)
-    best = int(torch.argmax(sol.corr))
-    i, j = divmod(best, St)
-    w = fz.new_zeros(S * K)
-    v = ft.new_zeros(St * Kt)
-    w[i * K : (i + 1) * K] = sol.w[i, j]
-    v[j * Kt : (j + 1) * Kt] = sol.v[i, j]
-    return SliceSolution(float(sol.corr[i, j]), w, v, (i, j)), mz, mt
+    return _best_pair(sol, z_blocks, t_blocks, fz.dtype), mz, mt
 
 
 def validation_curve(fit, val, grid: tuple[float, ...], d_live: int, q: int) -> torch.Tensor:
