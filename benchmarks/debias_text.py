@@ -140,13 +140,15 @@ def _subject(rng: np.random.Generator, g: int) -> tuple[str, str]:
     return PRONOUNS[g]["subj"], "pronoun"
 
 
-def build_sentences(n: int, seed: int) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+def build_sentences(n: int, seed: int
+                    ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``n`` distinct sentences (a multiple of 12): gender (0/1) x topic (0..5) exactly
-    balanced and crossed. Returns ``(sentences, gender, topic, cue type)``."""
+    balanced and crossed. Returns ``(sentences, gender, topic, cue type, predicate)``; the
+    predicate (one of 84) is a finer unrelated label than the topic."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x7E47]))
     per_cell = n // (2 * len(TOPICS))
     seen: set[str] = set()
-    out, gender, topic, cue = [], [], [], []
+    out, gender, topic, cue, predicate = [], [], [], [], []
     for t, name in enumerate(TOPICS):
         for g in (0, 1):
             k = 0
@@ -155,7 +157,8 @@ def build_sentences(n: int, seed: int) -> tuple[list[str], np.ndarray, np.ndarra
                 pr = PRONOUNS[g]
                 frame = FRAMES[rng.integers(len(FRAMES))]
                 tail = TAILS[rng.integers(len(TAILS))].format(**pr)
-                pred = PREDICATES[name][rng.integers(len(PREDICATES[name]))]
+                p_idx = int(rng.integers(len(PREDICATES[name])))
+                pred = PREDICATES[name][p_idx]
                 text = frame.format(S=subj[0].upper() + subj[1:], s=subj, p=pred, t=tail,
                                     subj=pr["subj"])
                 if text in seen:
@@ -165,10 +168,11 @@ def build_sentences(n: int, seed: int) -> tuple[list[str], np.ndarray, np.ndarra
                 gender.append(g)
                 topic.append(t)
                 cue.append(kind)
+                predicate.append(t * len(PREDICATES[name]) + p_idx)
                 k += 1
     order = rng.permutation(len(out))
     return ([out[i] for i in order], np.asarray(gender)[order], np.asarray(topic)[order],
-            np.asarray(cue)[order])
+            np.asarray(cue)[order], np.asarray(predicate)[order])
 
 
 def embed(sentences: list[str], threads: int) -> tuple[np.ndarray, float]:
@@ -196,7 +200,7 @@ def embed(sentences: list[str], threads: int) -> tuple[np.ndarray, float]:
 
 
 # --------------------------------------------------------------------------- the probes
-def _probes(x_tr, x_te, g_tr, g_te, y_tr, y_te, cue_te, seed) -> dict:
+def _probes(x_tr, x_te, g_tr, g_te, y_tr, y_te, cue_te, seed, p_tr, p_te) -> dict:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.neural_network import MLPClassifier
@@ -210,11 +214,13 @@ def _probes(x_tr, x_te, g_tr, g_te, y_tr, y_te, cue_te, seed) -> dict:
     lin = LogisticRegression(max_iter=2000).fit(a, g_tr)
     p_lin = lin.predict_proba(b)[:, 1]
     top = LogisticRegression(max_iter=2000).fit(a, y_tr)
+    fine = LogisticRegression(max_iter=2000).fit(a, p_tr)
     by_cue = {c: float(roc_auc_score(g_te[cue_te == c], p_mlp[cue_te == c]))
               for c in np.unique(cue_te)}
     return {"gender_mlp_auc": float(roc_auc_score(g_te, p_mlp)),
             "gender_linear_auc": float(roc_auc_score(g_te, p_lin)),
             "topic_acc": float(top.score(b, y_te)),
+            "predicate_acc": float(fine.score(b, p_te)),
             "gender_mlp_auc_by_cue": by_cue}
 
 
@@ -234,7 +240,7 @@ def main() -> None:
     from infomin_cli.debias.leace import leace_projection
 
     t_start = time.perf_counter()
-    sentences, gender, topic, cue = build_sentences(args.n - args.n % 12, args.seed)
+    sentences, gender, topic, cue, predicate = build_sentences(args.n - args.n % 12, args.seed)
     z, embed_s = embed(sentences, args.threads)
     print(f"{len(sentences)} sentences, embeddings {z.shape} "
           f"({'cached' if embed_s == 0 else f'{embed_s:.0f} s to encode'}); e.g.")
@@ -257,14 +263,15 @@ def main() -> None:
         zt, ze = f(z[tr]), f(z[te])
         r = {"method": name, "fit_s": seconds, **(extra or {}),
              **_probes(zt, ze, gender[tr], gender[te], topic[tr], topic[te], cue[te],
-                       args.seed)}
-        base = rows[0]["topic_acc"] if rows else r["topic_acc"]
-        r["topic_ratio"] = r["topic_acc"] / base
+                       args.seed, predicate[tr], predicate[te])}
+        base = rows[0] if rows else r
+        r["topic_ratio"] = r["topic_acc"] / base["topic_acc"]
+        r["predicate_ratio"] = r["predicate_acc"] / base["predicate_acc"]
         r["pass"] = bool(r["gender_mlp_auc"] <= 0.60 and r["topic_ratio"] >= 0.95)
         rows.append(r)
         print(f"  {name:26s} gender AUC mlp {r['gender_mlp_auc']:.3f} linear "
               f"{r['gender_linear_auc']:.3f}  topic acc {r['topic_acc']:.3f} "
-              f"({r['topic_ratio']:.3f})  {seconds:6.1f} s  "
+              f"({r['topic_ratio']:.3f})  predicate {r['predicate_ratio']:.3f}  {seconds:6.1f} s  "
               f"{'PASS' if r['pass'] else 'fail'}", flush=True)
 
     def fit(name, cfg, seed, extra):
@@ -294,14 +301,19 @@ def main() -> None:
     fit("slice, linear", DebiasConfig(model="linear", **epochs), 0, {"group": "linear"})
     for beta in (float(b) for b in args.beta.split(",") if b):
         fit(f"slice, beta={beta:g}", DebiasConfig(beta=beta, **epochs), 0, {"group": "sweep"})
+    # A bottleneck (--dim k < d) is what gives the penalty a gradient (see default_dim).
+    for dim, beta in ((8, 3.0), (32, 1.0), (32, 3.0), (96, 3.0)):
+        fit(f"slice, --dim {dim}, beta={beta:g}", DebiasConfig(dim=dim, beta=beta, **epochs), 0,
+            {"group": "bottleneck"})
     total_s = time.perf_counter() - t_start
 
     headers = ["method", "gender AUC (MLP)", "gender AUC (linear)", "topic acc",
-               "topic ratio", "dim", "epochs", "fit s", "pass"]
+               "topic ratio", "predicate ratio", "dim", "epochs", "fit s", "pass"]
     C.print_table("debias without a target: MiniLM sentences, gender removed, topic kept "
                   "(test rows)", headers,
                   [[r["method"], f"{r['gender_mlp_auc']:.3f}", f"{r['gender_linear_auc']:.3f}",
-                    f"{r['topic_acc']:.3f}", f"{r['topic_ratio']:.3f}", str(r.get("dim", "-")),
+                    f"{r['topic_acc']:.3f}", f"{r['topic_ratio']:.3f}",
+                    f"{r['predicate_ratio']:.3f}", str(r.get("dim", "-")),
                     str(r.get("epochs", "-")), f"{r['fit_s']:.1f}",
                     "yes" if r["pass"] else "no"] for r in rows])
     cues = sorted(rows[0]["gender_mlp_auc_by_cue"])
@@ -324,16 +336,21 @@ def main() -> None:
     try:
         from infomin_cli.report.plot import TradeoffPoint, tradeoff_plot
 
-        series = {"defaults": "slice, defaults (seeds)", "sweep": "slice, beta sweep"}
+        series = {"defaults": "slice, defaults (seeds)", "sweep": "slice, beta sweep",
+                  "bottleneck": "slice, --dim k (β = 3; 32 also β = 1)"}
         tradeoff_plot(C.RESULTS / f"{name}.png",
                       [TradeoffPoint(series.get(r.get("group"), r["method"]),
-                                     f"β={r['beta']:g}" if r.get("group") == "sweep" else "",
+                                     f"β={r['beta']:g}" if r.get("group") == "sweep" else
+                                     f"k={r['dim']}, β={r['beta']:g}"
+                                     if r.get("group") == "bottleneck" else "",
                                      r["gender_mlp_auc"], r["topic_acc"]) for r in rows],
                       xlabel="gender probe AUC (MLP, test rows) ↓",
                       ylabel="topic accuracy (linear probe, test rows) ↑",
                       title="MiniLM sentences, no target: gender removed, topic kept",
                       references={"95% of the unchanged topic accuracy":
-                                  0.95 * rows[0]["topic_acc"]})
+                                  0.95 * rows[0]["topic_acc"]},
+                      xreferences={"gender AUC 0.60": 0.60},
+                      scatter=frozenset({series["defaults"], series["bottleneck"]}))
     except Exception as exc:  # the plot is optional (matplotlib, a module under edit)
         print(f"(no plot: {exc})")
     C.write_json(name, {

@@ -198,6 +198,7 @@ def test_notes_say_when_there_is_no_target(invoke, leaky, tmp_path):
     assert r.exit_code == 0, r.output
     notes = json.loads(r.stdout)["notes"]
     assert any("no --target" in n for n in notes)
-    r = invoke("debias", leaky, "--attr", "t", "--target", "y", "--max-epochs", "2",
-               "--projection", tmp_path / "q.safetensors", "--format", "json")
-    assert not any("no --target" in n for n in json.loads(r.stdout)["notes"])
+    for extra in (["--target", "y"], ["--dim", "3"]):  # a target, or a bottleneck
+        r = invoke("debias", leaky, "--attr", "t", *extra, "--max-epochs", "2",
+                   "--projection", tmp_path / "q.safetensors", "--format", "json")
+        assert not any("no --target" in n for n in json.loads(r.stdout)["notes"])

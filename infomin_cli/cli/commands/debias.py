@@ -262,10 +262,10 @@ def debias(
         transform_file(file, out, mapped, options=options, out_col=out_col, inputs=inputs)
     slice_fit = method != Method.leace
     notes = []
-    if slice_fit and not targets:
-        notes.append("no --target: the projection must keep the whole embedding "
-                     "(reconstruction) and may remove little of a leak (on a text embedding it "
-                     "did: README, Removing an attribute); give a target when you have one")
+    if slice_fit and not targets and proj.dim_out == proj.dim_in:
+        notes.append("no --target: a d -> d projection that reconstructs the embedding may "
+                     "remove little of a leak; a bottleneck (--dim well below d) lets the "
+                     "penalty act (README, Removing an attribute), or give a target")
     if slice_fit and any((after[a]["rho"] or 0.0) > 0.2 for a in attr):
         notes.append("rho* of an attribute is still above 0.2 on the held-out rows: try a "
                      "larger --beta (--beta 1,3,10 --plot shows the trade-off) or a smaller "
