@@ -280,7 +280,7 @@ def main() -> None:
         record(name, proj, time.perf_counter() - t0,
                {**extra, "seed": seed, "model": cfg.model, "beta": cfg.beta,
                 "dim": proj.dim_out, "epochs": hist.epochs, "best_epoch": hist.best_epoch,
-                "val_utility": hist.val_utility[max(hist.best_epoch, 1) - 1],
+                "val_utility": hist.best_val_utility,
                 "val_si": hist.val_si[max(hist.best_epoch, 1) - 1]})
 
     epochs = {"max_epochs": 15} if args.quick else {}

@@ -83,6 +83,11 @@ class FitHistory:
     val_rows: np.ndarray | None = None
     max_step_seconds: list[float] = field(default_factory=list)
 
+    @property
+    def best_val_utility(self) -> float:
+        """The validation utility of the kept (best) epoch; the first epoch's when none won."""
+        return self.val_utility[max(self.best_epoch, 1) - 1]
+
 
 def default_dim(d: int, targets: list[Attribute] = ()) -> int:
     """The output dimension when none is given: ``min(d, 4 * width)`` with a target, where
@@ -316,7 +321,7 @@ def sweep_beta(Z: np.ndarray, attributes: list[Attribute], targets: list[Attribu
             util = min(rho_star(out, t.take(val), rcfg, seed=seed, device=device).value
                        for t in targets)
         else:
-            util = 1.0 - hist.val_utility[max(hist.best_epoch, 1) - 1]
+            util = 1.0 - hist.best_val_utility
         trials.append(BetaTrial(float(beta), float(leak), float(util), proj, hist))
         if max_leakage is not None and stop_early and leak <= max_leakage:
             break

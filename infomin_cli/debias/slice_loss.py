@@ -3,8 +3,10 @@ closed-form max-step and a differentiable min-step (no adversary network).
 
     max-step, on a subset D' (no gradients):
         x = standardise(f(Z_D'))                     column moments of the subset
-        draw S slices theta (SliceFeaturizer), encode T (AttributeEncoder, as the audit does)
-        (w, v) = ridge CCA of the slice features and the T features (slice_cca, closed form)
+        draw S slices theta on the sphere; with ``guided``, slice 0 is x's top linear
+            canonical direction against T; encode T (AttributeEncoder, as the audit does)
+        (w, v) = ridge CCA of the slice features and the T features, closed form: the
+            pairwise max over slice pairs (pairwise_slice_cca) or one joint CCA (slice_cca)
     min-step, on another mini-batch B (gradients through f):
         x_B = batch-standardise(f(Z_B))
         p = (F_z(x_B) - m_z) w,   q = (F_t(T_B) - m_t) v
@@ -46,7 +48,8 @@ class SliceLoss:
     then the object itself (min-step) on outputs that carry gradients."""
 
     def __init__(self, attribute: Attribute, *, slices: int = 100, order: int = 3,
-                 ridge: float = 1e-3, aggregation: Aggregation = "joint", seed: int = 0, guided: bool = True) -> None:
+                 ridge: float = 1e-3, aggregation: Aggregation = "joint", seed: int = 0,
+                 guided: bool = True) -> None:
         self.attribute = attribute
         self.slices, self.order, self.ridge = slices, order, ridge
         self.aggregation = aggregation

@@ -95,7 +95,7 @@ def after_rho(after: dict, attrs: list[str]) -> float:
 def after_util(after: dict, targets: list[str], hist) -> float:
     if targets:
         return min(after[t]["rho"] or 0.0 for t in targets)
-    return 1.0 - hist.val_utility[max(hist.best_epoch, 1) - 1] if hist else float("nan")
+    return 1.0 - hist.best_val_utility if hist else float("nan")
 
 
 def _draw(path: str, trials: list[dict], before: dict, attrs: list[str], targets: list[str],
