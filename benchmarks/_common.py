@@ -121,6 +121,33 @@ def reset_peak_rss() -> bool:
         return False
 
 
+PROBES = ("standard", "quantile")
+
+
+def mlp_probe(x_tr, y_tr, x_te, seed: int, probe: str = "standard"):
+    """Class-1 scores on ``x_te`` of an independent scikit-learn MLP probe (64 hidden units)
+    fitted on ``(x_tr, y_tr)``.
+
+    ``standard``: standardised columns, early stopping on a validation split. ``quantile``:
+    each column through its training-row normal scores first (a monotone per-column map:
+    the information is unchanged) and trained until its loss settles. A projection's output
+    can have heavy-tailed columns that squeeze most rows together after standardisation, and
+    early stopping on validation accuracy can stop a weak-signal probe before it learns; the
+    standard probe then under-reads what the rows reveal (benchmarks/README.md, debias_adult).
+    """
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import QuantileTransformer, StandardScaler
+
+    if probe not in PROBES:
+        raise ValueError(f"probe must be one of {PROBES}")
+    quantile = probe == "quantile"
+    sc = (QuantileTransformer(n_quantiles=min(1000, len(x_tr)), output_distribution="normal",
+                              random_state=seed) if quantile else StandardScaler()).fit(x_tr)
+    clf = MLPClassifier(hidden_layer_sizes=(64,), early_stopping=not quantile, max_iter=300,
+                        random_state=seed).fit(sc.transform(x_tr), y_tr)
+    return clf.predict_proba(sc.transform(x_te))[:, 1]
+
+
 def median(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None

@@ -6,9 +6,11 @@ probes on held-out rows (the acceptance check of `infomin debias`).
 
 Protocol: the 8,000 rows of sample_data are split (seeded, stratified by sex x income) into
 train (70%) and test (30%). Each method is fitted on the train rows only and applied to the
-test rows. Independent probes -- scikit-learn MLPClassifier (64 hidden units, early stopping),
-fitted on the cleaned train rows -- report the test AUC for sex (lower is cleaner; 0.5 is
-chance) and for income (higher is more useful). The frontier: the best raw income score,
+test rows. Independent probes -- scikit-learn MLPClassifier (64 hidden units) fitted on the
+cleaned train rows, two of them: standardised columns with early stopping, and per-column
+normal scores trained to convergence -- report the test AUC for sex (lower is cleaner; 0.5 is
+chance) and for income (higher is more useful); the stronger probe counts for both. Also
+rho*(Z, sex) on the test rows (``rho_star``). The frontier: the best raw income score,
 replaced within each sex group by its within-group quantile, is exactly independent of sex
 (it uses sex at inference, which a representation may not); its income AUC is the most any
 sex-free representation can keep. Writes results/debias_adult.json, the trade-off plot
@@ -27,34 +29,30 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _probe_auc(x_tr, y_tr, x_te, y_te, seed) -> float:
+def _probe_auc(x_tr, y_tr, x_te, y_te, seed, probe: str = "standard") -> float:
+    """Test AUC of :func:`_common.mlp_probe`. The acceptance takes the stronger of the two
+    probes for both attributes (seen on this data: sex AUC 0.56 standard vs 0.67 quantile
+    on the same output)."""
     from sklearn.metrics import roc_auc_score
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.preprocessing import StandardScaler
 
-    sc = StandardScaler().fit(x_tr)
-    clf = MLPClassifier(hidden_layer_sizes=(64,), early_stopping=True, max_iter=300,
-                        random_state=seed).fit(sc.transform(x_tr), y_tr)
-    return float(roc_auc_score(y_te, clf.predict_proba(sc.transform(x_te))[:, 1]))
+    return float(roc_auc_score(y_te, C.mlp_probe(x_tr, y_tr, x_te, seed, probe)))
 
 
 def _frontier_auc(x_tr, inc_tr, x_te, inc_te, sex_te, seed) -> float:
     """Income AUC of the best raw income score made independent of sex by within-group
-    quantiles."""
+    quantiles (the better of the two probes' scores)."""
     from scipy.stats import rankdata
     from sklearn.metrics import roc_auc_score
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.preprocessing import StandardScaler
 
-    sc = StandardScaler().fit(x_tr)
-    clf = MLPClassifier(hidden_layer_sizes=(64,), early_stopping=True, max_iter=300,
-                        random_state=seed).fit(sc.transform(x_tr), inc_tr)
-    s = clf.predict_proba(sc.transform(x_te))[:, 1]
-    q = np.empty_like(s)
-    for g in np.unique(sex_te):
-        m = sex_te == g
-        q[m] = rankdata(s[m]) / m.sum()
-    return float(roc_auc_score(inc_te, q))
+    best = 0.0
+    for probe in C.PROBES:
+        s = C.mlp_probe(x_tr, inc_tr, x_te, seed, probe)
+        q = np.empty_like(s)
+        for g in np.unique(sex_te):
+            m = sex_te == g
+            q[m] = rankdata(s[m]) / m.sum()
+        best = max(best, float(roc_auc_score(inc_te, q)))
+    return best
 
 
 def main() -> None:
@@ -91,16 +89,24 @@ def main() -> None:
 
     def record(name, f, seconds, extra=None):
         zt, ze = f(z[tr]), f(z[te])
+        probes = {f"{y}_auc_{p}": _probe_auc(zt, v[tr], ze, v[te], args.seed, p)
+                  for y, v in (("sex", sex), ("income", inc)) for p in C.PROBES}
         rows.append({"method": name,
-                     "sex_auc": _probe_auc(zt, sex[tr], ze, sex[te], args.seed),
-                     "income_auc": _probe_auc(zt, inc[tr], ze, inc[te], args.seed),
+                     "sex_auc": max(probes[f"sex_auc_{p}"] for p in C.PROBES),
+                     "income_auc": max(probes[f"income_auc_{p}"] for p in C.PROBES),
+                     **probes,
+                     "rho_sex": im.rho_star(ze, im.Attribute.categorical("sex", sex[te]),
+                                            im.RhoConfig(bootstrap=0, permutations=0),
+                                            seed=args.seed, device="cpu").value,
                      "linear_sex": im.linear_dependence(
                          ze, im.Attribute.categorical("sex", sex[te]),
                          im.LinearConfig(permutations=0, bootstrap=0)).value,
                      "fit_s": seconds, **(extra or {})})
         r = rows[-1]
-        print(f"  {name:34s} sex AUC {r['sex_auc']:.3f}  income AUC {r['income_auc']:.3f}  "
-              f"linear(sex) {r['linear_sex']:.3f}  {seconds:.1f} s", flush=True)
+        print(f"  {name:34s} sex AUC {r['sex_auc']:.3f} (standard {r['sex_auc_standard']:.3f})"
+              f"  income AUC {r['income_auc']:.3f} (standard {r['income_auc_standard']:.3f})"
+              f"  rho*(sex) {r['rho_sex']:.3f}  linear(sex) {r['linear_sex']:.3f}"
+              f"  {seconds:.1f} s", flush=True)
 
     def fit(name, cfg, seed, extra):
         t0 = time.perf_counter()

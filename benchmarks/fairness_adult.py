@@ -108,23 +108,6 @@ def _features(rows: list[dict], tr: np.ndarray, drop: set[str]) -> tuple[np.ndar
     return np.concatenate(blocks, axis=1).astype(np.float32), names
 
 
-def _mlp_probe(x_tr, y_tr, x_te, seed, quantile: bool = False) -> np.ndarray:
-    """Income score of an MLP probe fitted on (x_tr, y_tr). ``quantile``: each column through
-    its training-row normal scores first (a representation's heavy-tailed columns would
-    otherwise derail the probe; a monotone per-column map changes no information)."""
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.preprocessing import QuantileTransformer, StandardScaler
-
-    sc = (QuantileTransformer(n_quantiles=min(1000, len(x_tr)), output_distribution="normal",
-                              random_state=seed) if quantile else StandardScaler()).fit(x_tr)
-    # On a representation (few columns) the probe trains until its training loss settles:
-    # early stopping on validation *accuracy* can stop a weak-signal probe before it learns
-    # (accuracy stays at the majority rate), leaving an arbitrary AUC, even below 0.5.
-    clf = MLPClassifier(hidden_layer_sizes=(64,), early_stopping=not quantile, max_iter=300,
-                        random_state=seed).fit(sc.transform(x_tr), y_tr)
-    return clf.predict_proba(sc.transform(x_te))[:, 1]
-
-
 def _group_quantile(score: np.ndarray, groups: np.ndarray) -> np.ndarray:
     from scipy.stats import rankdata
 
@@ -151,10 +134,50 @@ def _pm(m, s, spec=".3f"):
     return "-" if m is None else f"{m:{spec}}±{s:{spec}}"
 
 
+def summarise(results: list, frontiers: list, attrs: list, l2s: list) -> dict:
+    out = {}
+    for attr in attrs:
+        fr = _mean_std([f["frontier_auc"] for f in frontiers if f["attr"] == attr])
+        best = _mean_std([f["best_auc"] for f in frontiers if f["attr"] == attr])
+        groups = {}
+        for r in results:
+            if r["attr"] == attr:
+                groups.setdefault((r["protocol"], r["method"]), []).append(r)
+        table = []
+        for (protocol, method), rs in groups.items():
+            entry = {"protocol": protocol, "method": method, "n_seeds": len(rs)}
+            for key in ("rho_y", "rho_t", "linear_t", "auc", "max_step_s", "fit_s"):
+                entry[key], entry[key + "_std"] = _mean_std([r.get(key) for r in rs])
+            table.append(entry)
+        checks = {}
+        sl = [r for r in results if r["attr"] == attr and r["protocol"] == "main"
+              and r["method"] == "slice"]
+        if sl and fr[0] is not None:
+            frs = {f["seed"]: f["frontier_auc"] for f in frontiers if f["attr"] == attr}
+            checks["slice_rho_t_mean"] = float(np.mean([r["rho_t"] for r in sl]))
+            checks["slice_rho_t_le_0.08"] = checks["slice_rho_t_mean"] <= 0.08
+            checks["slice_auc_gap_mean"] = float(np.mean([frs[r["seed"]] - r["auc"]
+                                                          for r in sl]))
+            checks["slice_auc_within_0.015"] = checks["slice_auc_gap_mean"] <= 0.015
+            checks["slice_auc_within_0.015_seeds"] = sum(
+                frs[r["seed"]] - r["auc"] <= 0.015 for r in sl)
+            top = max(l2s)
+            adv = {r["seed"]: r["max_step_s"] for r in results if r["attr"] == attr
+                   and r["protocol"] == "main" and r["method"] == f"adversary L2={top}"}
+            ratios = [adv[r["seed"]] / r["max_step_s"] for r in sl if r["seed"] in adv]
+            if ratios:
+                checks[f"max_step_ratio_L2_{top}"] = _mean_std(ratios)
+                checks["max_step_ratio_ge_20"] = float(np.mean(ratios)) >= 20
+        out[attr] = {"frontier_auc": fr, "best_auc_unrepaired": best, "table": table,
+                     "checks": checks}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
-                    help="4,000 train rows, 15 epochs, 2 seeds, L2 in {2, 50}: a few minutes")
+                    help="4,000 train rows, 15 epochs, 2 seeds, L2 in {2, 50}, no extra betas, "
+                         "one rho* seed: a few minutes")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", type=int, default=None, help="seeds (default 5; quick 2)")
     ap.add_argument("--max-train", type=int, default=None,
@@ -167,9 +190,27 @@ def main() -> None:
     ap.add_argument("--variant-methods", default="no penalty,slice,LEACE",
                     help="methods also run with T as an input column ('' for none)")
     ap.add_argument("--age-bins", type=int, default=5, help="age quantile bins (frontier)")
+    ap.add_argument("--seed-list", default=None,
+                    help="run these seeds only (e.g. 3,4: one share of a run split over "
+                         "processes; join the shares with --merge)")
+    ap.add_argument("--rho-seeds", type=int, default=None,
+                    help="rho*(Z, T) = mean over this many estimator seeds (default 2; quick 1)")
+    ap.add_argument("--slice-betas", default=None,
+                    help="extra slice rows at these betas (default 3,10; quick none; '' for "
+                         "none); the library's default beta is 1")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                    help="join the results of runs over disjoint seeds into --out-name")
     ap.add_argument("--out-name", default=None)
     args = ap.parse_args()
+    if args.merge:
+        return merge(args.merge, args.out_name or "fairness_adult")
     seeds = args.seeds or (2 if args.quick else 5)
+    if args.rho_seeds is None:
+        args.rho_seeds = 1 if args.quick else 2
+    if args.slice_betas is None:
+        args.slice_betas = "" if args.quick else "3,10"
+    seed_list = ([int(v) for v in args.seed_list.split(",")] if args.seed_list
+                 else list(range(seeds)))
     max_train = args.max_train or (4000 if args.quick else None)
     max_test = args.max_test or (4000 if args.quick else None)
     epochs = args.epochs or (15 if args.quick else None)
@@ -195,6 +236,8 @@ def main() -> None:
     methods = [("no penalty", DebiasConfig(beta=0.0, penalty="pearson", **base)),
                ("Pearson", DebiasConfig(penalty="pearson", **base)),
                ("slice", DebiasConfig(**base))]
+    methods += [(f"slice β={b:g}", DebiasConfig(beta=b, **base))
+                for b in (float(v) for v in args.slice_betas.split(",") if v.strip())]
     methods += [(f"adversary L2={k}", DebiasConfig(penalty="adversarial", l2_steps=k, **base))
                 for k in l2s]
     rcfg = im.RhoConfig(bootstrap=0, permutations=0)
@@ -214,7 +257,8 @@ def main() -> None:
         C.write_json(name, {
             "machine": machine, "git": C.git_state(ROOT, ("infomin_cli",)),
             "threads": args.threads, "partial": partial, "quick": args.quick,
-            "settings": {"seeds": seeds, "max_train": max_train, "max_test": max_test,
+            "settings": {"seeds": seeds, "seed_list": seed_list, "rho_seeds": args.rho_seeds,
+                         "slice_betas": args.slice_betas, "max_train": max_train, "max_test": max_test,
                          "epochs": epochs or DebiasConfig().max_epochs, "l2": l2s,
                          "attrs": attrs, "variant_methods": sorted(variant),
                          "age_bins": args.age_bins, "split": "60/20/20 by sex x income x age "
@@ -223,48 +267,10 @@ def main() -> None:
                                  "model", "hidden", "beta", "lr", "batch_size", "max_epochs",
                                  "patience", "slices", "order", "solve_rows")}},
             "data_sha256": sha, "splits": splits, "frontiers": frontiers,
-            "summary": summarise(), "rows": results,
+            "summary": summarise(results, frontiers, attrs, l2s), "rows": results,
             "elapsed_s": time.perf_counter() - t_start})
 
-    def summarise() -> dict:
-        out = {}
-        for attr in attrs:
-            fr = _mean_std([f["frontier_auc"] for f in frontiers if f["attr"] == attr])
-            best = _mean_std([f["best_auc"] for f in frontiers if f["attr"] == attr])
-            groups = {}
-            for r in results:
-                if r["attr"] == attr:
-                    groups.setdefault((r["protocol"], r["method"]), []).append(r)
-            table = []
-            for (protocol, method), rs in groups.items():
-                entry = {"protocol": protocol, "method": method, "n_seeds": len(rs)}
-                for key in ("rho_y", "rho_t", "linear_t", "auc", "max_step_s", "fit_s"):
-                    entry[key], entry[key + "_std"] = _mean_std([r.get(key) for r in rs])
-                table.append(entry)
-            checks = {}
-            sl = [r for r in results if r["attr"] == attr and r["protocol"] == "main"
-                  and r["method"] == "slice"]
-            if sl and fr[0] is not None:
-                frs = {f["seed"]: f["frontier_auc"] for f in frontiers if f["attr"] == attr}
-                checks["slice_rho_t_mean"] = float(np.mean([r["rho_t"] for r in sl]))
-                checks["slice_rho_t_le_0.08"] = checks["slice_rho_t_mean"] <= 0.08
-                checks["slice_auc_gap_mean"] = float(np.mean([frs[r["seed"]] - r["auc"]
-                                                              for r in sl]))
-                checks["slice_auc_within_0.015"] = checks["slice_auc_gap_mean"] <= 0.015
-                checks["slice_auc_within_0.015_seeds"] = sum(
-                    frs[r["seed"]] - r["auc"] <= 0.015 for r in sl)
-                top = max(l2s)
-                adv = {r["seed"]: r["max_step_s"] for r in results if r["attr"] == attr
-                       and r["protocol"] == "main" and r["method"] == f"adversary L2={top}"}
-                ratios = [adv[r["seed"]] / r["max_step_s"] for r in sl if r["seed"] in adv]
-                if ratios:
-                    checks[f"max_step_ratio_L2_{top}"] = _mean_std(ratios)
-                    checks["max_step_ratio_ge_20"] = float(np.mean(ratios)) >= 20
-            out[attr] = {"frontier_auc": fr, "best_auc_unrepaired": best, "table": table,
-                         "checks": checks}
-        return out
-
-    for seed in range(seeds):
+    for seed in seed_list:
         tr, va, te = _split(strata, seed)
         if max_train:
             tr = tr[:max_train]
@@ -288,7 +294,7 @@ def main() -> None:
                 x, cols = _features(rows, tr, drop=set() if protocol == "t_input" else {attr})
                 x_fit, x_tr, x_te = x[fit_idx], x[tr], x[te]
                 if protocol == "main":
-                    s = _mlp_probe(x_tr, inc_all[tr], x_te, seed)
+                    s = C.mlp_probe(x_tr, inc_all[tr], x_te, seed)
                     fr = {"attr": attr, "seed": seed, "inputs": len(cols),
                           "best_auc": float(roc_auc_score(inc_all[te], s)),
                           "frontier_auc": float(roc_auc_score(
@@ -307,12 +313,14 @@ def main() -> None:
                     r = {"attr": attr, "protocol": protocol, "method": method, "seed": seed,
                          "rho_y": im.rho_star(z_te, A_inc_te, rcfg, seed=seed,
                                               device="cpu").value,
-                         "rho_t": im.rho_star(z_te, A_te, rcfg, seed=seed,
-                                              device="cpu").value,
+                         "rho_t_each": [im.rho_star(z_te, A_te, rcfg, seed=seed + 1000 * j,
+                                                    device="cpu").value
+                                        for j in range(args.rho_seeds)],
                          "linear_t": im.linear_dependence(z_te, A_te, lcfg).value,
                          "auc": float(roc_auc_score(
-                             inc_all[te], _mlp_probe(z_tr, inc_all[tr], z_te, seed, True))),
+                             inc_all[te], C.mlp_probe(z_tr, inc_all[tr], z_te, seed, "quantile"))),
                          "fit_s": fit_s, "dim": int(z_te.shape[1]), **(extra or {})}
+                    r["rho_t"] = float(np.mean(r["rho_t_each"]))
                     if hist is not None:
                         r.update(epochs=hist.epochs, best_epoch=hist.best_epoch,
                                  max_steps=len(hist.max_step_seconds),
@@ -344,8 +352,42 @@ def main() -> None:
                            extra={"leace_fit_s": leace_s})
                 dump(partial=True)
     dump(partial=False)
-    summary = summarise()
+    report(name, summarise(results, frontiers, attrs, l2s), attrs, len(seed_list))
+    print(f"wrote {C.RESULTS / (name + '.json')} in {time.perf_counter() - t_start:.0f} s")
 
+
+def merge(paths: list[str], name: str) -> None:
+    """One result file from runs over disjoint seeds (same settings otherwise)."""
+    import json
+
+    docs = [json.loads(Path(p).read_text()) for p in paths]
+    keep = ("max_train", "max_test", "epochs", "l2", "attrs", "config", "rho_seeds",
+            "slice_betas")
+    for d in docs[1:]:
+        if {k: d["settings"].get(k) for k in keep} != {k: docs[0]["settings"].get(k)
+                                                       for k in keep}:
+            raise SystemExit(f"merge: settings differ between {paths[0]} and the others")
+    seeds = [s for d in docs for s in d["settings"]["seed_list"]]
+    if len(set(seeds)) != len(seeds) or any(d["partial"] for d in docs):
+        raise SystemExit("merge: seeds overlap, or a run is partial")
+    st = docs[0]["settings"]
+    out = {**docs[0], "parts": [{"file": Path(p).name, "machine": d["machine"],
+                                 "git": d["git"], "elapsed_s": d["elapsed_s"],
+                                 "seed_list": d["settings"]["seed_list"]}
+                                for p, d in zip(paths, docs)],
+           "settings": {**st, "seeds": len(seeds), "seed_list": sorted(seeds)},
+           "splits": [x for d in docs for x in d["splits"]],
+           "frontiers": [x for d in docs for x in d["frontiers"]],
+           "rows": [x for d in docs for x in d["rows"]],
+           "elapsed_s": max(d["elapsed_s"] for d in docs)}
+    out["summary"] = summarise(out["rows"], out["frontiers"], st["attrs"], st["l2"])
+    out.pop("machine", None)
+    C.write_json(name, out)
+    report(name, out["summary"], st["attrs"], len(seeds))
+
+
+def report(name: str, summary: dict, attrs: list, seeds: int) -> None:
+    """Print the tables and draw results/NAME_ATTR.png from a summary."""
     from infomin_cli.report.plot import TradeoffPoint, tradeoff_plot
 
     for attr in attrs:
@@ -372,8 +414,7 @@ def main() -> None:
                       references={"frontier (group-quantile repair)": fr,
                                   "frontier - 0.015": fr - 0.015},
                       xreferences={"ρ* = 0.08": 0.08})
-    print(f"wrote {C.RESULTS / (name + '.json')} and {name}_{{{','.join(attrs)}}}.png "
-          f"in {time.perf_counter() - t_start:.0f} s")
+    print(f"wrote {C.RESULTS / (name + '.json')} and {name}_{{{','.join(attrs)}}}.png")
 
 
 if __name__ == "__main__":

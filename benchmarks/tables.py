@@ -133,7 +133,32 @@ def reader(name: str = "reader_memory") -> None:
               for r in p["results"]]))
 
 
+def fairness(name: str = "fairness_adult_medium") -> None:
+    p = load(name)
+    if not p:
+        return
+    st = p["settings"]
+    labels = {"main": "", "t_input": " (T as input)"}
+
+    def pm(m, sd, spec=".3f", scale=1.0):
+        return "–" if m is None else f"{m * scale:{spec}} ± {sd * scale:{spec}}"
+
+    for attr in st["attrs"]:
+        s = p["summary"][attr]
+        print(f"\n### {name}: T = {attr} ({st['seeds']} seeds; frontier AUC "
+              f"{pm(*s['frontier_auc'])}; unrepaired best {pm(*s['best_auc_unrepaired'])})\n")
+        print(md(["method", "ρ\\*(Z,Y)", "ρ\\*(Z,T) ↓", "linear leakage of T", "target AUC ↑",
+                  "max-step ms", "fit s"],
+                 [[e["method"] + labels[e["protocol"]], pm(e["rho_y"], e["rho_y_std"]),
+                   pm(e["rho_t"], e["rho_t_std"]), pm(e["linear_t"], e["linear_t_std"]),
+                   pm(e["auc"], e["auc_std"]),
+                   pm(e["max_step_s"], e["max_step_s_std"], ".2f", 1e3),
+                   pm(e["fit_s"], e["fit_s_std"], ".1f")] for e in s["table"]]))
+        print(f"\nchecks: {s['checks']}")
+
+
 if __name__ == "__main__":
+    fairness()
     audit_scale()
     power()
     rho()

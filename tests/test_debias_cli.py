@@ -202,3 +202,16 @@ def test_notes_say_when_there_is_no_target(invoke, leaky, tmp_path):
         r = invoke("debias", leaky, "--attr", "t", *extra, "--max-epochs", "2",
                    "--projection", tmp_path / "q.safetensors", "--format", "json")
         assert not any("no --target" in n for n in json.loads(r.stdout)["notes"])
+
+
+def test_tradeoff_plot_tells_many_series_apart(tmp_path):
+    """A benchmark plot has a dozen methods: no two series may share colour and marker."""
+    pytest.importorskip("matplotlib")
+    from infomin_cli.report.plot import TradeoffPoint, series_style, tradeoff_plot
+
+    assert len({series_style(i) for i in range(200)}) == 200
+    assert len({series_style(i)[0] for i in range(10)}) == 10  # the first ten: ten markers
+    pts = [TradeoffPoint(f"method {i}", "", 0.05 * i, 0.9 - 0.01 * i) for i in range(12)]
+    png = tradeoff_plot(tmp_path / "many.png", pts, xlabel="x", ylabel="y",
+                        references={"frontier": 0.85}, xreferences={"limit": 0.08})
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

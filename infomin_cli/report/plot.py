@@ -14,6 +14,16 @@ from pathlib import Path
 from infomin_cli.errors import InputError
 from infomin_cli.io.writers import atomic_file
 
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+_DASHES = ("--", ":", "-.")
+
+
+def series_style(i: int) -> tuple[str, int]:
+    """(marker, index into the 20-colour tab20 map) of the i-th series: dark shades first,
+    then the light ones; the marker shifts each round of 20, so the first 200 series all
+    differ in colour or marker."""
+    return _MARKERS[(i + i // 20) % len(_MARKERS)], (2 * i) % 20 + (i // 10) % 2
+
 
 @dataclass(frozen=True)
 class TradeoffPoint:
@@ -40,15 +50,18 @@ def tradeoff_plot(path: str | Path, points: Sequence[TradeoffPoint], *, xlabel: 
     except ImportError:
         raise InputError(f"{path}: drawing a plot needs matplotlib "
                          "(pip install 'infomin[plot]')") from None
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    fig, ax = plt.subplots(figsize=(8.4, 4.4), dpi=120)
+    colours = plt.get_cmap("tab20").colors
     try:
         series: dict[str, list[TradeoffPoint]] = {}
         for p in points:
             series.setdefault(p.series, []).append(p)
-        for name, pts in series.items():
+        for i, (name, pts) in enumerate(series.items()):
             xs, ys = [p.leakage for p in pts], [p.utility for p in pts]
             joined = len(pts) > 1 and name not in scatter
-            ax.plot(xs, ys, marker="o", linestyle="-" if joined else "none", label=name)
+            marker, colour = series_style(i)
+            ax.plot(xs, ys, marker=marker, linestyle="-" if joined else "none",
+                    color=colours[colour], label=name)
             for p in pts:
                 if p.label:
                     ax.annotate(p.label, (p.leakage, p.utility), textcoords="offset points",
@@ -56,13 +69,14 @@ def tradeoff_plot(path: str | Path, points: Sequence[TradeoffPoint], *, xlabel: 
         refs = [(ax.axhline, k, v) for k, v in (references or {}).items()]
         refs += [(ax.axvline, k, v) for k, v in (xreferences or {}).items()]
         for i, (line, name, value) in enumerate(refs):
-            line(value, linestyle="--", linewidth=1, color=f"C{len(series) + i}", label=name)
+            line(value, linestyle=_DASHES[i % len(_DASHES)], linewidth=1,
+                 color=str(0.25 + 0.2 * (i % 3)), label=name)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         if title:
             ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
         with atomic_file(path, inputs=inputs) as tmp:
             fig.savefig(tmp, format="png")
