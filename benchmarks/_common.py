@@ -148,6 +148,19 @@ def mlp_probe(x_tr, y_tr, x_te, seed: int, probe: str = "standard"):
     return clf.predict_proba(sc.transform(x_te))[:, 1]
 
 
+def group_quantile(score, groups):
+    """``score`` replaced, within each group, by its within-group quantile (rank / size):
+    exactly independent of the group, and as informative as ``score`` inside each one."""
+    import numpy as np
+    from scipy.stats import rankdata
+
+    q = np.empty(len(score), dtype=np.float64)
+    for g in np.unique(groups):
+        m = groups == g
+        q[m] = rankdata(score[m]) / m.sum()
+    return q
+
+
 def median(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None

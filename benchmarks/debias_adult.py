@@ -41,18 +41,10 @@ def _probe_auc(x_tr, y_tr, x_te, y_te, seed, probe: str = "standard") -> float:
 def _frontier_auc(x_tr, inc_tr, x_te, inc_te, sex_te, seed) -> float:
     """Income AUC of the best raw income score made independent of sex by within-group
     quantiles (the better of the two probes' scores)."""
-    from scipy.stats import rankdata
     from sklearn.metrics import roc_auc_score
 
-    best = 0.0
-    for probe in C.PROBES:
-        s = C.mlp_probe(x_tr, inc_tr, x_te, seed, probe)
-        q = np.empty_like(s)
-        for g in np.unique(sex_te):
-            m = sex_te == g
-            q[m] = rankdata(s[m]) / m.sum()
-        best = max(best, float(roc_auc_score(inc_te, q)))
-    return best
+    return max(float(roc_auc_score(inc_te, C.group_quantile(
+        C.mlp_probe(x_tr, inc_tr, x_te, seed, probe), sex_te))) for probe in C.PROBES)
 
 
 def main() -> None:
@@ -89,18 +81,17 @@ def main() -> None:
 
     def record(name, f, seconds, extra=None):
         zt, ze = f(z[tr]), f(z[te])
+        sex_te = im.Attribute.categorical("sex", sex[te])
         probes = {f"{y}_auc_{p}": _probe_auc(zt, v[tr], ze, v[te], args.seed, p)
                   for y, v in (("sex", sex), ("income", inc)) for p in C.PROBES}
         rows.append({"method": name,
                      "sex_auc": max(probes[f"sex_auc_{p}"] for p in C.PROBES),
                      "income_auc": max(probes[f"income_auc_{p}"] for p in C.PROBES),
                      **probes,
-                     "rho_sex": im.rho_star(ze, im.Attribute.categorical("sex", sex[te]),
-                                            im.RhoConfig(bootstrap=0, permutations=0),
+                     "rho_sex": im.rho_star(ze, sex_te, im.RhoConfig(bootstrap=0, permutations=0),
                                             seed=args.seed, device="cpu").value,
                      "linear_sex": im.linear_dependence(
-                         ze, im.Attribute.categorical("sex", sex[te]),
-                         im.LinearConfig(permutations=0, bootstrap=0)).value,
+                         ze, sex_te, im.LinearConfig(permutations=0, bootstrap=0)).value,
                      "fit_s": seconds, **(extra or {})})
         r = rows[-1]
         print(f"  {name:34s} sex AUC {r['sex_auc']:.3f} (standard {r['sex_auc_standard']:.3f})"

@@ -108,16 +108,6 @@ def _features(rows: list[dict], tr: np.ndarray, drop: set[str]) -> tuple[np.ndar
     return np.concatenate(blocks, axis=1).astype(np.float32), names
 
 
-def _group_quantile(score: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
-
-    q = np.empty_like(score)
-    for g in np.unique(groups):
-        m = groups == g
-        q[m] = rankdata(score[m]) / m.sum()
-    return q
-
-
 def _quantile_bins(v: np.ndarray, k: int) -> np.ndarray:
     edges = np.quantile(v, np.linspace(0, 1, k + 1)[1:-1])
     return np.searchsorted(edges, v, side="right")
@@ -298,7 +288,7 @@ def main() -> None:
                     fr = {"attr": attr, "seed": seed, "inputs": len(cols),
                           "best_auc": float(roc_auc_score(inc_all[te], s)),
                           "frontier_auc": float(roc_auc_score(
-                              inc_all[te], _group_quantile(s, groups_te)))}
+                              inc_all[te], C.group_quantile(s, groups_te)))}
                     frontiers.append(fr)
                     print(f"[seed {seed}] {attr}: {len(tr)}/{len(va)}/{len(te)} rows, "
                           f"{len(cols)} inputs; best income AUC {fr['best_auc']:.3f}, "
@@ -414,7 +404,7 @@ def report(name: str, summary: dict, attrs: list, seeds: int) -> None:
                       references={"frontier (group-quantile repair)": fr,
                                   "frontier - 0.015": fr - 0.015},
                       xreferences={"ρ* = 0.08": 0.08})
-    print(f"wrote {C.RESULTS / (name + '.json')} and {name}_{{{','.join(attrs)}}}.png")
+    print(f"drew {C.RESULTS / name}_{{{','.join(attrs)}}}.png")
 
 
 if __name__ == "__main__":
