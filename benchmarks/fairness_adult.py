@@ -193,7 +193,10 @@ def main() -> None:
     ap.add_argument("--out-name", default=None)
     args = ap.parse_args()
     if args.merge:
-        return merge(args.merge, args.out_name or "fairness_adult")
+        problem = merge(args.merge, args.out_name or "fairness_adult")
+        if problem:
+            ap.error(problem)  # one line, exit 2
+        return
     seeds = args.seeds or (2 if args.quick else 5)
     if args.rho_seeds is None:
         args.rho_seeds = 1 if args.quick else 2
@@ -346,20 +349,28 @@ def main() -> None:
     print(f"wrote {C.RESULTS / (name + '.json')} in {time.perf_counter() - t_start:.0f} s")
 
 
-def merge(paths: list[str], name: str) -> None:
-    """One result file from runs over disjoint seeds (same settings otherwise)."""
+def merge(paths: list[str], name: str) -> str | None:
+    """One result file from runs over disjoint seeds (same settings otherwise). Returns what
+    is wrong with the inputs (nothing written then), or None."""
     import json
 
-    docs = [json.loads(Path(p).read_text()) for p in paths]
+    docs = []
+    for p in paths:
+        try:
+            docs.append(json.loads(Path(p).read_text()))
+        except (OSError, ValueError) as e:
+            return f"--merge: {p}: {e.__class__.__name__}: {e}"
+        if not isinstance(docs[-1], dict) or "seed_list" not in docs[-1].get("settings", {}):
+            return f"--merge: {p}: not a fairness_adult.py result with a seed list"
     keep = ("max_train", "max_test", "epochs", "l2", "attrs", "config", "rho_seeds",
             "slice_betas")
     for d in docs[1:]:
         if {k: d["settings"].get(k) for k in keep} != {k: docs[0]["settings"].get(k)
                                                        for k in keep}:
-            raise SystemExit(f"merge: settings differ between {paths[0]} and the others")
+            return f"--merge: settings differ between {paths[0]} and the others"
     seeds = [s for d in docs for s in d["settings"]["seed_list"]]
     if len(set(seeds)) != len(seeds) or any(d["partial"] for d in docs):
-        raise SystemExit("merge: seeds overlap, or a run is partial")
+        return "--merge: seeds overlap, or a run is partial"
     st = docs[0]["settings"]
     out = {**docs[0], "parts": [{"file": Path(p).name, "machine": d["machine"],
                                  "git": d["git"], "elapsed_s": d["elapsed_s"],
@@ -374,6 +385,7 @@ def merge(paths: list[str], name: str) -> None:
     out.pop("machine", None)
     C.write_json(name, out)
     report(name, out["summary"], st["attrs"], len(seeds))
+    return None
 
 
 def report(name: str, summary: dict, attrs: list, seeds: int) -> None:
