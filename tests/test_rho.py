@@ -119,6 +119,31 @@ def test_circle_binary_matches_closed_form():
     assert truth - 0.05 <= r.value <= truth + 2 * _se(truth, r), (truth, r)
 
 
+def test_heavy_tailed_columns_keep_the_circle_closed_form():
+    # rho* is invariant to a one-to-one map of each column: sinh(3 z) (kurtosis ~ 10^3) hides
+    # the disc in a sliver of each standardised column, but the MLP branch reads normal scores.
+    r2, eps = 2.0 * math.log(2.0), 0.1
+    truth = oracle.hgr_circle(r2, eps)  # 0.8
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((N, 8))
+    lab = ((z[:, :2] ** 2).sum(axis=1) < r2).astype(np.int64)
+    lab = np.where(rng.random(N) < eps, 1 - lab, lab)
+    r = rho_star(np.sinh(3.0 * z), Attribute.categorical("inside", lab))
+    assert truth - 0.05 <= r.value <= truth + 2 * _se(truth, r), (truth, r)
+
+
+def test_column_normal_scores_match_the_tie_aware_scores():
+    from infomin_cli.stats.ranks import column_normal_scores, normal_scores
+
+    rng = np.random.default_rng(6)
+    x = np.column_stack([rng.standard_normal(501), rng.integers(0, 4, 501),
+                         np.full(501, 2.5), np.exp(5 * rng.standard_normal(501))])
+    got = column_normal_scores(x, chunk=3)
+    want = np.column_stack([normal_scores(x[:, j]) for j in range(x.shape[1])])
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert np.all(got[:, 2] == 0.0)  # a constant column: every row at the median score
+
+
 def test_categorical_class_means_matches_posterior_oracle():
     c_n = 5
     mu = oracle.class_means(c_n, D, sep=1.5)
