@@ -199,7 +199,7 @@ class _MLPSkip(nn.Module):
                  d_mlp: int | None = None) -> None:
         super().__init__()
         self.d_in = d_in
-        self.split = d_mlp is not None
+        self.mlp_from = 0 if d_mlp is None else d_in  # first input column of the MLP branch
         self.linear = nn.Linear(d_in, 1)
         blocks: list[nn.Module] = []
         width = d_in if d_mlp is None else d_mlp
@@ -211,12 +211,9 @@ class _MLPSkip(nn.Module):
         self.mlp = nn.Sequential(*blocks, nn.Linear(width, 1)) if layers else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.split:
-            out = self.linear(x)
-            return (out + self.mlp(x) if self.mlp is not None else out)[:, 0]
         out = self.linear(x[:, : self.d_in])
         if self.mlp is not None:
-            out = out + self.mlp(x[:, self.d_in :])
+            out = out + self.mlp(x[:, self.mlp_from :])
         return out[:, 0]
 
 

@@ -72,7 +72,6 @@ def column_normal_scores(values: np.ndarray, chunk: int = 256) -> np.ndarray:
         srt = torch.sort(xt, dim=1).values
         below = torch.searchsorted(srt, xt, right=False)  # rows strictly smaller
         upto = torch.searchsorted(srt, xt, right=True)  # rows smaller or equal
-        mid_rank = (below + upto + 1).to(torch.float64) / 2.0  # 1-based mean rank of a tie
-        scores = torch.special.ndtri((mid_rank - 0.5) / n)
-        out[:, j : j + chunk] = scores.T.to(torch.float32).numpy()
+        mid_rank = (below + upto + 1).to(torch.float64).numpy() / 2.0  # mean rank of a tie
+        out[:, j : j + chunk] = _scores_of_sorted(n, mid_rank).T
     return out
