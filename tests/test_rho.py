@@ -214,8 +214,11 @@ def test_result_fields_and_progress():
     r = rho_star(z, t, SMALL, progress=lambda e, m, v: seen.append((e, m, v)))
     assert [e for e, _, _ in seen] == list(range(1, r.epochs + 1))
     assert all(m == SMALL.max_epochs for _, m, _ in seen)
-    assert 1 <= r.best_epoch <= r.epochs
-    assert r.val_best == pytest.approx(max(v for _, _, v in seen))
+    # Gaussian data: the linear start (epoch 0) is already optimal, so training may not beat it
+    assert 0 <= r.best_epoch <= r.epochs
+    assert r.val_best >= max(v for _, _, v in seen) - 1e-4
+    if r.best_epoch:
+        assert r.val_best == pytest.approx(seen[r.best_epoch - 1][2])
     assert 0.0 <= r.ci[0] <= r.value <= r.ci[1] <= 1.0
     assert r.value == min(max(r.corr, 0.0), 1.0)
     assert rho_star(z, t, RhoConfig(max_epochs=3, bootstrap=0)).ci is None
