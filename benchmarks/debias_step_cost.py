@@ -24,27 +24,27 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--n", type=int, default=8000)
     ap.add_argument("--d", type=int, default=32)
-    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=100, help="min-steps (and max-steps) per fit")
     args = ap.parse_args()
     C.apply_threads(args.threads)
     import infomin_cli as im
     from infomin_cli.debias.fit import DebiasConfig, fit_projection
 
     n = 2000 if args.quick else args.n
-    epochs = 2 if args.quick else args.epochs
+    steps = 20 if args.quick else args.steps
     rng = np.random.default_rng(0)
     z = rng.standard_normal((n, args.d)).astype(np.float32)
     t = im.Attribute.categorical("t", (np.abs(z[:, 0]) > 0.67).astype(int))
     y = im.Attribute.categorical("y", (z[:, 1] > 0).astype(int))
     rows = []
-    for name, cfg in [("slice (S=100, K=3, pairwise)", DebiasConfig(max_epochs=epochs)),
-                      ("slice (S=100, K=3, joint)", DebiasConfig(max_epochs=epochs,
+    for name, cfg in [("slice (S=100, K=5, pairwise)", DebiasConfig(max_steps=steps)),
+                      ("slice (S=100, K=5, joint)", DebiasConfig(max_steps=steps,
                                                                   aggregation="joint")),
-                      ("adversary L2=2", DebiasConfig(max_epochs=epochs, penalty="adversarial",
+                      ("adversary L2=2", DebiasConfig(max_steps=steps, penalty="adversarial",
                                                       l2_steps=2)),
-                      ("adversary L2=10", DebiasConfig(max_epochs=epochs, penalty="adversarial",
+                      ("adversary L2=10", DebiasConfig(max_steps=steps, penalty="adversarial",
                                                        l2_steps=10)),
-                      ("adversary L2=50", DebiasConfig(max_epochs=epochs, penalty="adversarial",
+                      ("adversary L2=50", DebiasConfig(max_steps=steps, penalty="adversarial",
                                                        l2_steps=50))]:
         t0 = time.perf_counter()
         _, _, hist = fit_projection(z, [t], [y], cfg, seed=0, device="cpu")

@@ -20,8 +20,8 @@ the variant "T as input" keeps it, and is labelled so everywhere.
 Fit: ``infomin_cli.debias.debias`` on the training + validation rows, arranged so that the
 library's internal validation split (early stopping) is exactly our validation rows
 (checked), hence its input standardiser uses training rows only. Same settings for every
-method (library defaults: MLP encoder, hidden 256, output dim 4, beta 1, 60 epochs, patience
-20); only the penalty differs: none (beta = 0), the Pearson penalty, slice (ours), a neural
+method (library defaults: MLP encoder, hidden 256, output dim 4, beta 1, 2,000 steps, patience
+40 validations); only the penalty differs: none (beta = 0), the Pearson penalty, slice (ours), a neural
 Renyi adversary with L2 steps per max-step, and LEACE fitted post hoc (training rows) on the
 no-penalty representation.
 
@@ -166,15 +166,15 @@ def summarise(results: list, frontiers: list, attrs: list, l2s: list) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
-                    help="4,000 train rows, 15 epochs, 2 seeds, L2 in {2, 50}, no extra betas, "
+                    help="4,000 train rows, 100 steps, 2 seeds, L2 in {2, 50}, no extra betas, "
                          "one rho* seed: a few minutes")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", type=int, default=None, help="seeds (default 5; quick 2)")
     ap.add_argument("--max-train", type=int, default=None,
                     help="subsample the training rows (validation: a third of it); default all")
     ap.add_argument("--max-test", type=int, default=None, help="subsample the test rows")
-    ap.add_argument("--epochs", type=int, default=None,
-                    help="max_epochs of every fit (default: the library's; quick 15)")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="max_steps of every fit (default: the library's; quick 100)")
     ap.add_argument("--l2", default=None, help="adversary steps per max-step (default 2,10,50)")
     ap.add_argument("--attrs", default="sex,age", help="sensitive attributes")
     ap.add_argument("--variant-methods", default="no penalty,slice,LEACE",
@@ -206,7 +206,7 @@ def main() -> None:
                  else list(range(seeds)))
     max_train = args.max_train or (4000 if args.quick else None)
     max_test = args.max_test or (4000 if args.quick else None)
-    epochs = args.epochs or (15 if args.quick else None)
+    epochs = args.steps or (100 if args.quick else None)
     l2s = [int(v) for v in (args.l2 or ("2,50" if args.quick else "2,10,50")).split(",")]
     attrs = [a for a in args.attrs.split(",") if a]
     variant = {m.strip() for m in args.variant_methods.split(",") if m.strip()}
@@ -225,7 +225,7 @@ def main() -> None:
     inc_all = np.array([r["income"] == ">50K" for r in rows], dtype=np.int64)
     strata = (np.unique(sex_all, return_inverse=True)[1] * 2 + inc_all) * 5 + \
         _quantile_bins(age_all, 5)
-    base = {"max_epochs": epochs} if epochs else {}
+    base = {"max_steps": epochs} if epochs else {}
     methods = [("no penalty", DebiasConfig(beta=0.0, penalty="pearson", **base)),
                ("Pearson", DebiasConfig(penalty="pearson", **base)),
                ("slice", DebiasConfig(**base))]
@@ -239,7 +239,7 @@ def main() -> None:
     t_start = time.perf_counter()
     machine = C.machine_info()  # loadavg_start; write_json adds loadavg_end
     print(f"UCI Adult: {len(rows)} rows (adult.data + adult.test); seeds {seeds}; "
-          f"attributes {attrs}; L2 {l2s}; epochs {epochs or DebiasConfig().max_epochs}", flush=True)
+          f"attributes {attrs}; L2 {l2s}; steps {epochs or DebiasConfig().max_steps}", flush=True)
 
     def attribute(attr, idx):
         if attr == "sex":
@@ -252,12 +252,12 @@ def main() -> None:
             "threads": args.threads, "partial": partial, "quick": args.quick,
             "settings": {"seeds": seeds, "seed_list": seed_list, "rho_seeds": args.rho_seeds,
                          "slice_betas": args.slice_betas, "max_train": max_train, "max_test": max_test,
-                         "epochs": epochs or DebiasConfig().max_epochs, "l2": l2s,
+                         "steps": epochs or DebiasConfig().max_steps, "l2": l2s,
                          "attrs": attrs, "variant_methods": sorted(variant),
                          "age_bins": args.age_bins, "split": "60/20/20 by sex x income x age "
                          "quintile", "never_inputs": NEVER, "config": {
                              k: getattr(DebiasConfig(**base), k) for k in (
-                                 "model", "hidden", "beta", "lr", "batch_size", "max_epochs",
+                                 "model", "hidden", "beta", "lr", "batch_size", "max_steps",
                                  "patience", "slices", "order", "solve_rows")}},
             "data_sha256": sha, "splits": splits, "frontiers": frontiers,
             "summary": summarise(results, frontiers, attrs, l2s), "rows": results,
@@ -315,7 +315,7 @@ def main() -> None:
                          "fit_s": fit_s, "dim": int(z_te.shape[1]), **(extra or {})}
                     r["rho_t"] = float(np.mean(r["rho_t_each"]))
                     if hist is not None:
-                        r.update(epochs=hist.epochs, best_epoch=hist.best_epoch,
+                        r.update(steps=hist.steps, best_step=hist.best_step,
                                  max_steps=len(hist.max_step_seconds),
                                  max_step_s=float(np.median(hist.max_step_seconds)))
                     results.append(r)
@@ -362,7 +362,7 @@ def merge(paths: list[str], name: str) -> str | None:
             return f"--merge: {p}: {e.__class__.__name__}: {e}"
         if not isinstance(docs[-1], dict) or "seed_list" not in docs[-1].get("settings", {}):
             return f"--merge: {p}: not a fairness_adult.py result with a seed list"
-    keep = ("max_train", "max_test", "epochs", "l2", "attrs", "config", "rho_seeds",
+    keep = ("max_train", "max_test", "steps", "l2", "attrs", "config", "rho_seeds",
             "slice_betas")
     for d in docs[1:]:
         if {k: d["settings"].get(k) for k in keep} != {k: docs[0]["settings"].get(k)

@@ -75,7 +75,7 @@ def test_fit_removes_a_nonlinear_leak_and_keeps_the_target():
 
 def test_fit_is_deterministic_and_validates():
     z, t, y = _data(600)
-    cfg = DebiasConfig(max_epochs=3, slices=10)
+    cfg = DebiasConfig(max_steps=20, slices=10)
     a = fit_projection(z, [t], [y], cfg, seed=3)[0]
     b = fit_projection(z, [t], [y], cfg, seed=3)[0]
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(),
@@ -95,7 +95,7 @@ def test_debias_round_trip_is_bit_exact(tmp_path):
 
     z, t, y = _data(800)
     for model in ("linear", "mlp"):
-        proj, hist = debias(z, [t], [y], DebiasConfig(model=model, max_epochs=2, slices=10,
+        proj, hist = debias(z, [t], [y], DebiasConfig(model=model, max_steps=10, slices=10,
                                                       hidden=16), seed=1)
         assert proj.metadata["attributes"] == ["t"] and proj.metadata["targets"] == ["y"]
         path = tmp_path / f"{model}.safetensors"
@@ -187,7 +187,7 @@ def test_sweep_keeps_the_smallest_beta_under_the_limit_or_the_last():
     from infomin_cli.debias.fit import sweep_beta
 
     z, t, y = _data(4000)  # 800 validation rows: enough for rho* to judge
-    cfg = DebiasConfig(model="linear", dim=8, max_epochs=15, slices=20)  # starts at identity
+    cfg = DebiasConfig(model="linear", dim=8, max_steps=200, slices=20)  # starts at identity
     chosen, trials = sweep_beta(z, [t], [y], cfg, (0.0, 5.0), max_leakage=0.3,
                                 stop_early=False, seed=0, device="cpu")
     assert [tr.beta for tr in trials] == [0.0, 5.0]
@@ -207,7 +207,7 @@ def test_pearson_penalty_removes_linear_leakage_only():
     y = im.Attribute.categorical("y", (z[:, 1] > 0).astype(int))
     from infomin_cli.debias.fit import debias
 
-    cfg = DebiasConfig(penalty="pearson", beta=5.0, dim=6, max_epochs=20)
+    cfg = DebiasConfig(penalty="pearson", beta=5.0, dim=6, max_steps=300)
     proj, hist = debias(z, [lin, sym], [y], cfg, seed=0, device="cpu")
     assert proj.metadata["method"] == "pearson"
     val = hist.val_rows

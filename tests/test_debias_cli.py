@@ -14,7 +14,7 @@ from conftest import list_array
 @pytest.fixture
 def leaky(tmp_path):
     rng = np.random.default_rng(1)
-    n = 1500
+    n = 3000
     z = rng.standard_normal((n, 6)).astype(np.float32)
     t = np.where(np.abs(z[:, 0]) > 0.67, "a", "b")
     y = (z[:, 1] + 0.3 * rng.standard_normal(n) > 0).astype(int)
@@ -31,7 +31,7 @@ def test_debias_then_apply_reproduces_the_export_bit_for_bit(invoke, leaky, tmp_
                "--format", "json")
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
-    # 300 held-out rows: rho* is noisy here (the removal itself is judged in test_debias.py)
+    # 600 held-out rows: rho* is noisy here (the removal itself is judged in test_debias.py)
     assert rep["before"]["t"]["rho"] > 0.8 and rep["after"]["t"]["rho"] < 0.3
     assert rep["after"]["y"]["rho"] >= 0.9 * rep["before"]["y"]["rho"]
     side = json.loads((tmp_path / "p.safetensors.json").read_text())
@@ -49,13 +49,13 @@ def test_debias_then_apply_reproduces_the_export_bit_for_bit(invoke, leaky, tmp_
 
 
 def test_apply_out_col_keeps_the_original(invoke, leaky, tmp_path):
-    assert invoke("debias", leaky, "--attr", "t", "--max-epochs", "2", "--projection",
+    assert invoke("debias", leaky, "--attr", "t", "--max-steps", "10", "--projection",
                   tmp_path / "p.safetensors").exit_code == 0
     r = invoke("apply", tmp_path / "p.safetensors", leaky, "--out", tmp_path / "o.parquet",
                "--out-col", "clean", "--batch-rows", "333")
     assert r.exit_code == 0, r.output
     t = pq.read_table(tmp_path / "o.parquet")
-    assert t.column_names[-1] == "clean" and t.num_rows == 1500
+    assert t.column_names[-1] == "clean" and t.num_rows == 3000
 
 
 @pytest.mark.parametrize("case", ["unknown-target", "constant-target", "out-is-input",
@@ -63,7 +63,7 @@ def test_apply_out_col_keeps_the_original(invoke, leaky, tmp_path):
 def test_bad_inputs_are_one_line_exit_2(invoke, leaky, tmp_path, case):
     proj = tmp_path / "p.safetensors"
     if case in ("dim-mismatch", "corrupt", "foreign"):
-        assert invoke("debias", leaky, "--attr", "t", "--max-epochs", "1",
+        assert invoke("debias", leaky, "--attr", "t", "--max-steps", "5",
                       "--projection", proj).exit_code == 0
     before = leaky.read_bytes()
     if case == "unknown-target":
@@ -148,7 +148,7 @@ def test_max_leakage_searches_beta(invoke, leaky, tmp_path):
 def test_beta_sweep_reports_every_beta_and_draws_the_tradeoff(invoke, leaky, tmp_path):
     png = tmp_path / "tradeoff.png"
     r = invoke("debias", leaky, "--attr", "t", "--target", "y", "--beta", "0,5", "--model",
-               "linear", "--max-epochs", "10", "--plot", png, "--projection",
+               "linear", "--max-steps", "60", "--plot", png, "--projection",
                tmp_path / "p.safetensors", "--format", "json")
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
@@ -193,13 +193,13 @@ def test_tradeoff_plot_needs_matplotlib(monkeypatch, tmp_path):
 
 
 def test_notes_say_when_there_is_no_target(invoke, leaky, tmp_path):
-    r = invoke("debias", leaky, "--attr", "t", "--max-epochs", "2", "--projection",
+    r = invoke("debias", leaky, "--attr", "t", "--max-steps", "10", "--projection",
                tmp_path / "p.safetensors", "--format", "json")
     assert r.exit_code == 0, r.output
     notes = json.loads(r.stdout)["notes"]
     assert any("no --target" in n for n in notes)
     for extra in (["--target", "y"], ["--dim", "3"]):  # a target, or a bottleneck
-        r = invoke("debias", leaky, "--attr", "t", *extra, "--max-epochs", "2",
+        r = invoke("debias", leaky, "--attr", "t", *extra, "--max-steps", "10",
                    "--projection", tmp_path / "q.safetensors", "--format", "json")
         assert not any("no --target" in n for n in json.loads(r.stdout)["notes"])
 

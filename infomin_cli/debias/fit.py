@@ -2,17 +2,23 @@
 reveals the attributes, by minimising ``utility + beta * sum_attributes SI_B(f(Z); T)``.
 
 Each step: every ``resolve_every`` steps a max-step (:class:`~infomin_cli.debias.slice_loss.
-SliceLoss.solve`) on a random subset D' of the training rows, then a gradient step on a
-different mini-batch B. The utility is
+SliceLoss.solve`) on a random subset D' of the training rows, then a gradient step (min-step) on
+a mini-batch B. B is large on purpose (``batch_size`` 4,096, capped at the training rows):
+the min-step lowers |corr(p, q)| measured on B, whose sampling noise is about 1/sqrt(|B|) --
+0.06 at 256 rows, the size of the leak left to remove -- so a small batch mostly pushes on
+noise (measured on the Adult sample: nonlinear-probe sex AUC 0.67 at 256 rows, 0.53-0.61 at
+4,096). Training is counted in steps (``max_steps``, cosine learning-rate decay), so the
+amount of training does not depend on how many rows there are. The utility is
 
 * a target that is binary or categorical: cross-entropy of a linear head on f(Z);
 * a continuous target: mean squared error of a linear head on f(Z) (standardised target);
 * no target: reconstruction of the standardised embedding by a linear decoder of f(Z), so the
   projection keeps as much of the embedding as the penalty allows.
 
-Early stopping watches the validation rows' ``utility + beta * SI`` (SI averaged over
-``val_solves`` max-steps with fresh slices: one draw is too noisy to compare epochs by); the
-best epoch's weights are kept. Seeded; deterministic on CPU.
+Early stopping: every ``eval_every`` steps the validation rows' ``utility + beta * SI`` (SI
+averaged over ``val_solves`` max-steps with fresh slices: one draw is too noisy to compare
+steps by); the best validation's weights are kept, and training stops after ``patience``
+validations without improvement. Seeded; deterministic on CPU.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from infomin_cli.debias.slice_loss import SliceLoss
 from infomin_cli.stats.device import resolve_device
 from infomin_cli.stats.standardize import Standardizer
 
-ProgressFn = Callable[[int, int, float, float], None]  # (epoch, max epochs, utility, SI)
+ProgressFn = Callable[[int, int, float, float], None]  # (step, max steps, utility, SI)
 
 
 @dataclass(frozen=True)
@@ -42,11 +48,16 @@ class DebiasConfig:
     hidden: int = 256
     beta: float = 1.0
     lr: float = 1e-2
-    batch_size: int = 256
-    max_epochs: int = 60
-    patience: int = 20
+    # Min-step rows (capped at the training rows). Large on purpose: the min-step lowers
+    # |corr(p, q)| measured on the batch, whose sampling noise is ~1/sqrt(batch) -- 0.06 at
+    # 256 rows, the size of the leaks left to remove -- so a small batch pushes on noise.
+    batch_size: int = 4096
+    max_steps: int = 2000  # gradient steps (min-steps)
+    eval_every: int = 10  # steps between validations
+    patience: int = 40  # validations without improvement before stopping
+    lr_schedule: Literal["cosine", "constant"] = "cosine"
     slices: int = 100
-    order: int = 3
+    order: int = 5  # tanh powers per slice: 5 sees more than 3 (Adult, seed 0: sex AUC 0.54 vs 0.61)
     solve_rows: int = 2000  # D': rows of each max-step
     resolve_every: int = 1
     val_frac: float = 0.2
@@ -60,8 +71,12 @@ class DebiasConfig:
     def __post_init__(self) -> None:
         if self.model not in ("linear", "mlp"):
             raise ValueError(f"model must be linear or mlp, not {self.model!r}")
-        if self.beta < 0 or self.lr <= 0 or self.batch_size < 8 or self.max_epochs < 1:
-            raise ValueError("beta >= 0, lr > 0, batch_size >= 8 and max_epochs >= 1 required")
+        if self.beta < 0 or self.lr <= 0 or self.batch_size < 8 or self.max_steps < 1:
+            raise ValueError("beta >= 0, lr > 0, batch_size >= 8 and max_steps >= 1 required")
+        if self.eval_every < 1 or self.patience < 1:
+            raise ValueError("eval_every >= 1 and patience >= 1 required")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise ValueError(f"lr_schedule must be cosine or constant, not {self.lr_schedule!r}")
         if self.penalty not in ("slice", "adversarial", "pearson") or self.l2_steps < 1:
             raise ValueError("penalty must be slice, adversarial or pearson; l2_steps >= 1")
         if self.val_solves < 1:
@@ -74,8 +89,13 @@ class DebiasConfig:
 
 @dataclass
 class FitHistory:
-    epochs: int = 0
-    best_epoch: int = 0
+    """What a fit did: ``steps`` min-steps taken, a validation every ``eval_every`` steps
+    (``val_step[i]`` is the step of validation ``i``), and ``best_step`` the step whose
+    weights were kept (0 when no validation improved on the first)."""
+
+    steps: int = 0
+    best_step: int = 0
+    val_step: list[int] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_utility: list[float] = field(default_factory=list)
     val_si: list[float] = field(default_factory=list)
@@ -84,9 +104,19 @@ class FitHistory:
     max_step_seconds: list[float] = field(default_factory=list)
 
     @property
+    def best_index(self) -> int:
+        """Index of the kept validation in ``val_*`` (the first when none won)."""
+        return self.val_step.index(self.best_step) if self.best_step in self.val_step else 0
+
+    @property
     def best_val_utility(self) -> float:
-        """The validation utility of the kept (best) epoch; the first epoch's when none won."""
-        return self.val_utility[max(self.best_epoch, 1) - 1]
+        """The validation utility of the kept weights."""
+        return self.val_utility[self.best_index]
+
+    @property
+    def best_val_si(self) -> float:
+        """The validation SI of the kept weights."""
+        return self.val_si[self.best_index]
 
 
 def default_dim(d: int, targets: list[Attribute] = ()) -> int:
@@ -207,18 +237,26 @@ def fit_projection(Z: np.ndarray, attributes: list[Attribute], targets: list[Att
 
         hist = FitHistory(train_rows=train_rows, val_rows=val_rows)
         best = (float("inf"), copy.deepcopy(f.state_dict()))
-        step = 0
         batch = min(cfg.batch_size, len(train_rows))
-        for epoch in range(1, cfg.max_epochs + 1):
-            perm = train_rows[torch.randperm(len(train_rows), generator=gen).numpy()]
-            for s in range(0, len(perm) - batch + 1, batch):
-                if step % cfg.resolve_every == 0:
-                    solve_all()
-                step += 1
-                loss, _, _ = total(np.sort(perm[s : s + batch]), True)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+        sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.max_steps)
+                 if cfg.lr_schedule == "cosine" else None)
+        perm, at = train_rows, len(train_rows)  # batches walk seeded permutations of the rows
+        for step in range(1, cfg.max_steps + 1):
+            if at + batch > len(perm):
+                perm = train_rows[torch.randperm(len(train_rows), generator=gen).numpy()]
+                at = 0
+            rows, at = np.sort(perm[at : at + batch]), at + batch
+            if (step - 1) % cfg.resolve_every == 0:
+                solve_all()
+            loss, _, _ = total(rows, True)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            hist.steps = step
+            if step % cfg.eval_every and step != cfg.max_steps:
+                continue
             with torch.no_grad():  # validation: SI averaged over independent max-steps
                 sis = []
                 for _ in range(cfg.val_solves):
@@ -227,16 +265,16 @@ def fit_projection(Z: np.ndarray, attributes: list[Attribute], targets: list[Att
                     sis.append(vsi)
                 vsi = float(np.mean(sis))
                 vloss = vutil + cfg.beta * vsi
-            hist.epochs = epoch
+            hist.val_step.append(step)
             hist.val_loss.append(float(vloss))
             hist.val_utility.append(vutil)
             hist.val_si.append(vsi)
             if progress is not None:
-                progress(epoch, cfg.max_epochs, vutil, vsi)
+                progress(step, cfg.max_steps, vutil, vsi)
             if float(vloss) < best[0] - 1e-4:
                 best = (float(vloss), copy.deepcopy(f.state_dict()))
-                hist.best_epoch = epoch
-            elif epoch - hist.best_epoch >= cfg.patience:
+                hist.best_step = step
+            elif len(hist.val_step) - 1 - hist.best_index >= cfg.patience:
                 break
         f.load_state_dict(best[1])
     return f.cpu().eval(), std, hist
@@ -258,8 +296,7 @@ def debias(Z: np.ndarray, attributes: list[Attribute], targets: list[Attribute] 
     meta = {"method": config.penalty, "attributes": [a.name for a in attributes],
             "targets": [t.name for t in targets], "beta": config.beta, "seed": int(seed),
             "config": asdict(config), "infomin_version": __version__,
-            "epochs": hist.epochs, "best_epoch": hist.best_epoch,
-            "val_si": hist.val_si[hist.best_epoch - 1] if hist.best_epoch else None}
+            "steps": hist.steps, "best_step": hist.best_step, "val_si": hist.best_val_si}
     proj = Projection.from_module(config.model, module,
                                   torch.as_tensor(std.mean, dtype=torch.float32),
                                   torch.as_tensor(std.scale, dtype=torch.float32), meta)
