@@ -38,6 +38,7 @@ def main() -> None:
     y = im.Attribute.categorical("y", (z[:, 1] > 0).astype(int))
     rows = []
     for name, cfg in [("slice (S=100, K=5, pairwise)", DebiasConfig(max_steps=steps)),
+                      ("slice (S=100, K=3, pairwise)", DebiasConfig(max_steps=steps, order=3)),
                       ("slice (S=100, K=5, joint)", DebiasConfig(max_steps=steps,
                                                                   aggregation="joint")),
                       ("adversary L2=2", DebiasConfig(max_steps=steps, penalty="adversarial",
