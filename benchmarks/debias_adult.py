@@ -107,21 +107,21 @@ def main() -> None:
                {**extra, "seed": seed, "dim": proj.dim_out, "steps": hist.steps,
                 "max_step_s": float(np.median(hist.max_step_seconds))})
 
-    epochs = {"max_steps": 100} if args.quick else {}
+    budget = {"max_steps": 100} if args.quick else {}
     record("no change", lambda x: x, 0.0)
     t0 = time.perf_counter()
     leace = leace_projection(z[tr], [A_sex])
     record("LEACE", leace, time.perf_counter() - t0)
     for seed in range(args.seeds):  # the acceptance: default settings, several seeds
-        fit(f"slice, defaults, seed {seed}", DebiasConfig(**epochs), seed,
+        fit(f"slice, defaults, seed {seed}", DebiasConfig(**budget), seed,
             {"group": "defaults", "beta": DebiasConfig().beta})
     for beta in (float(b) for b in args.beta.split(",")):
-        fit(f"slice, beta={beta:g}", DebiasConfig(beta=beta, **epochs), 0,
+        fit(f"slice, beta={beta:g}", DebiasConfig(beta=beta, **budget), 0,
             {"group": "sweep", "beta": beta})
-    fit("slice, d -> d (dim 32)", DebiasConfig(dim=z.shape[1], **epochs), 0,
+    fit("slice, d -> d (dim 32)", DebiasConfig(dim=z.shape[1], **budget), 0,
         {"group": "full-dim", "beta": DebiasConfig().beta})
     if not args.no_adversary:
-        fit("adversary L2=50", DebiasConfig(penalty="adversarial", l2_steps=50, **epochs), 0,
+        fit("adversary L2=50", DebiasConfig(penalty="adversarial", l2_steps=50, **budget), 0,
             {"group": "adversary", "beta": DebiasConfig().beta})
     frontier = _frontier_auc(z[tr], inc[tr], z[te], inc[te], sex[te], args.seed)
     print(f"  frontier income AUC (sex-independent by construction): {frontier:.3f}")

@@ -288,7 +288,7 @@ def main() -> None:
                 "dim": proj.dim_out, "steps": hist.steps, "best_step": hist.best_step,
                 "val_utility": hist.best_val_utility, "val_si": hist.best_val_si})
 
-    epochs = {"max_steps": 100} if args.quick else {}
+    budget = {"max_steps": 100} if args.quick else {}
     record("no change", lambda x: x, 0.0, {"group": "baseline"})
     t0 = time.perf_counter()
     leace = leace_projection(z[tr], [A])
@@ -302,15 +302,15 @@ def main() -> None:
     record("LEACE, const. dims dropped", lambda x: leace_live(x[:, live]),
            time.perf_counter() - t0, {"group": "baseline", "dim": int(live.sum())})
     for seed in range(args.seeds):  # the acceptance: library defaults, several seeds
-        fit(f"slice, defaults, seed {seed}", DebiasConfig(**epochs), seed, {"group": "defaults"})
+        fit(f"slice, defaults, seed {seed}", DebiasConfig(**budget), seed, {"group": "defaults"})
     if not args.no_linear:
-        fit("slice, linear", DebiasConfig(model="linear", **epochs), 0, {"group": "linear"})
+        fit("slice, linear", DebiasConfig(model="linear", **budget), 0, {"group": "linear"})
     for beta in (float(b) for b in args.beta.split(",") if b):
-        fit(f"slice, beta={beta:g}", DebiasConfig(beta=beta, **epochs), 0, {"group": "sweep"})
+        fit(f"slice, beta={beta:g}", DebiasConfig(beta=beta, **budget), 0, {"group": "sweep"})
     # A bottleneck (--dim k < d) is what gives the penalty a gradient (see default_dim).
     pairs = [(int(p.split(":")[0]), float(p.split(":")[1])) for p in args.bottlenecks.split(",") if p]
     for dim, beta in pairs:
-        fit(f"slice, --dim {dim}, beta={beta:g}", DebiasConfig(dim=dim, beta=beta, **epochs), 0,
+        fit(f"slice, --dim {dim}, beta={beta:g}", DebiasConfig(dim=dim, beta=beta, **budget), 0,
             {"group": "bottleneck"})
     total_s = time.perf_counter() - t_start
 

@@ -206,7 +206,7 @@ def main() -> None:
                  else list(range(seeds)))
     max_train = args.max_train or (4000 if args.quick else None)
     max_test = args.max_test or (4000 if args.quick else None)
-    epochs = args.steps or (100 if args.quick else None)
+    steps = args.steps or (100 if args.quick else None)
     l2s = [int(v) for v in (args.l2 or ("2,50" if args.quick else "2,10,50")).split(",")]
     attrs = [a for a in args.attrs.split(",") if a]
     variant = {m.strip() for m in args.variant_methods.split(",") if m.strip()}
@@ -225,7 +225,7 @@ def main() -> None:
     inc_all = np.array([r["income"] == ">50K" for r in rows], dtype=np.int64)
     strata = (np.unique(sex_all, return_inverse=True)[1] * 2 + inc_all) * 5 + \
         _quantile_bins(age_all, 5)
-    base = {"max_steps": epochs} if epochs else {}
+    base = {"max_steps": steps} if steps else {}
     methods = [("no penalty", DebiasConfig(beta=0.0, penalty="pearson", **base)),
                ("Pearson", DebiasConfig(penalty="pearson", **base)),
                ("slice", DebiasConfig(**base))]
@@ -239,7 +239,7 @@ def main() -> None:
     t_start = time.perf_counter()
     machine = C.machine_info()  # loadavg_start; write_json adds loadavg_end
     print(f"UCI Adult: {len(rows)} rows (adult.data + adult.test); seeds {seeds}; "
-          f"attributes {attrs}; L2 {l2s}; steps {epochs or DebiasConfig().max_steps}", flush=True)
+          f"attributes {attrs}; L2 {l2s}; steps {steps or DebiasConfig().max_steps}", flush=True)
 
     def attribute(attr, idx):
         if attr == "sex":
@@ -252,7 +252,7 @@ def main() -> None:
             "threads": args.threads, "partial": partial, "quick": args.quick,
             "settings": {"seeds": seeds, "seed_list": seed_list, "rho_seeds": args.rho_seeds,
                          "slice_betas": args.slice_betas, "max_train": max_train, "max_test": max_test,
-                         "steps": epochs or DebiasConfig().max_steps, "l2": l2s,
+                         "steps": steps or DebiasConfig().max_steps, "l2": l2s,
                          "attrs": attrs, "variant_methods": sorted(variant),
                          "age_bins": args.age_bins, "split": "60/20/20 by sex x income x age "
                          "quintile", "never_inputs": NEVER, "config": {

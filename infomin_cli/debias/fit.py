@@ -48,10 +48,7 @@ class DebiasConfig:
     hidden: int = 256
     beta: float = 1.0
     lr: float = 1e-2
-    # Min-step rows (capped at the training rows). Large on purpose: the min-step lowers
-    # |corr(p, q)| measured on the batch, whose sampling noise is ~1/sqrt(batch) -- 0.06 at
-    # 256 rows, the size of the leaks left to remove -- so a small batch pushes on noise.
-    batch_size: int = 4096
+    batch_size: int = 4096  # min-step rows, capped at the training rows (module docstring)
     max_steps: int = 2000  # gradient steps (min-steps)
     eval_every: int = 10  # steps between validations
     patience: int = 40  # validations without improvement before stopping
