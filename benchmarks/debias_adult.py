@@ -2,7 +2,7 @@
 probes on held-out rows (the acceptance check of `infomin debias`).
 
     pip install -e '.[bench]'     # scikit-learn (the independent probes), concept-erasure
-    python benchmarks/debias_adult.py [--quick] [--threads 1] [--seeds 5] [--beta 0.3,1,3]
+    python benchmarks/debias_adult.py [--quick] [--threads 1] [--seeds 10] [--beta 0.3,1,3]
 
 Protocol: the 8,000 rows of sample_data are split (seeded, stratified by sex x income) into
 train (70%) and test (30%). Each method is fitted on the train rows only and applied to the
@@ -51,7 +51,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seeds", type=int, default=5, help="fits of the default settings")
+    ap.add_argument("--seeds", type=int, default=10, help="fits of the default settings")
     ap.add_argument("--beta", default="0.3,1,3", help="sweep of the default model (seed 0)")
     ap.add_argument("--seed", type=int, default=0, help="the split and the probes")
     ap.add_argument("--no-adversary", action="store_true", help="skip the L2=50 baseline fit")
@@ -126,17 +126,18 @@ def main() -> None:
     frontier = _frontier_auc(z[tr], inc[tr], z[te], inc[te], sex[te], args.seed)
     print(f"  frontier income AUC (sex-independent by construction): {frontier:.3f}")
     defaults = [r for r in rows if r.get("group") == "defaults"]
+    passing = [r["sex_auc"] <= 0.60 and r["income_auc"] >= frontier - 0.015 for r in defaults]
     summary = {
         "sex_auc_median": float(np.median([r["sex_auc"] for r in defaults])),
         "sex_auc_max": float(max(r["sex_auc"] for r in defaults)),
         "income_auc_median": float(np.median([r["income_auc"] for r in defaults])),
         "income_auc_min": float(min(r["income_auc"] for r in defaults)),
-        "pass_all_seeds": all(r["sex_auc"] <= 0.60 and r["income_auc"] >= frontier - 0.015
-                              for r in defaults)}
+        "seeds_passing": int(sum(passing)), "seeds": len(defaults),
+        "pass_all_seeds": all(passing)}
     print(f"  defaults over {len(defaults)} seeds: sex AUC median {summary['sex_auc_median']:.3f}"
           f" (max {summary['sex_auc_max']:.3f}), income AUC median "
           f"{summary['income_auc_median']:.3f} (min {summary['income_auc_min']:.3f}); "
-          f"acceptance on every seed: {summary['pass_all_seeds']}")
+          f"acceptance met by {summary['seeds_passing']} of {len(defaults)} seeds")
     name = "debias_adult_quick" if args.quick else "debias_adult"
     points = []
     for r in rows:

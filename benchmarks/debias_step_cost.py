@@ -5,8 +5,9 @@ retrained for L2 steps (the paper's baseline), measured in one run on the same d
 
 Prints a table and writes results/debias_step_cost.json (medians over the max-steps of a
 short fit; ratios are adversary / slice, measured in the same process). Both use the
-library's defaults: the slice max-step (pairwise, guided, S = 100, K = 3, on 2,000 rows), and
-the adversary of rho*'s shape (3 SiLU layers of 128, batches of 256, Adam).
+library's defaults: the slice max-step (pairwise, guided, S = 100, K = 5, on 2,000 rows; its
+moment blocks from power means), and the adversary of rho*'s shape (3 SiLU layers of 128,
+batches of 256, Adam).
 """
 
 from __future__ import annotations

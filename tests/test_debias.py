@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -120,24 +122,44 @@ def test_adversarial_baseline_trains_against_a_renyi_adversary():
         DebiasConfig(penalty="gan")
 
 
-def test_pairwise_solve_from_features_equals_the_full_moment_route():
-    """The max-step computes only the covariance blocks the slice pairs use; the answer is
-    the full-moment pairwise CCA's, pair, correlation and weights."""
-    from infomin_cli.stats.cca import pairwise_slice_cca, slice_cca
+def test_pairwise_power_solve_equals_the_full_moment_route():
+    """The max-step builds each slice's moment block from power means (Hankel); the answer is
+    the full-moment pairwise CCA's on the tanh features: pair, correlation and weights."""
+    from infomin_cli.stats.cca import pairwise_power_cca, slice_cca
+    from infomin_cli.stats.features import tanh_features
     from infomin_cli.stats.moments import CrossMoments
 
     rng = np.random.default_rng(0)
-    fz = torch.as_tensor(rng.standard_normal((700, 30)))
-    ft = torch.as_tensor(rng.standard_normal((700, 6))) + 0.4 * fz[:, 9:15]
+    u = torch.as_tensor(rng.standard_normal((700, 10)))
+    fz = tanh_features(u, 3)
+    ft = torch.as_tensor(rng.standard_normal((700, 6)))
+    ft[:, 3:6] += 0.6 * fz[:, 12:15]  # T slice 1 reads Z slice 4's features
     mom = CrossMoments(30, 6)
     mom.update(fz, ft)
     full = slice_cca(mom.covariances(), (10, 3), (2, 3), "pairwise", 1e-3)
-    fast, mz, mt = pairwise_slice_cca(fz, ft, (10, 3), (2, 3), 1e-3)
-    assert fast.pair == full.pair and fast.pair in {(3, 0), (4, 1)}  # the planted pairs
-    assert fast.corr == pytest.approx(full.corr, abs=1e-12)
-    assert torch.allclose(fast.w, full.w, atol=1e-10)
-    assert torch.allclose(fast.v, full.v, atol=1e-10)
+    fast, mz, mt = pairwise_power_cca(torch.tanh(u), 3, ft, (2, 3), 1e-3)
+    assert fast.pair == full.pair == (4, 1)  # the planted pair
+    assert fast.corr == pytest.approx(full.corr, abs=1e-10)
+    assert torch.allclose(fast.w, full.w, atol=1e-8)
+    assert torch.allclose(fast.v, full.v, atol=1e-8)
     assert torch.allclose(mz, fz.mean(0)) and torch.allclose(mt, ft.mean(0))
+
+
+def test_kept_weights_are_the_moving_average_of_the_iterates():
+    """With one validation, after step 2, the kept weights are d * w1 + (1 - d) * w2 with the
+    warmed-up decay d = min(decay, 2 / 11): the average of the iterates, not the last one (w1
+    and w2 are taken from fits without the average; it does not change the trajectory)."""
+    z, t, y = _data(600)
+    cfg = DebiasConfig(slices=10, eval_every=2, ema_decay=0.0)
+    w1 = fit_projection(z, [t], [y], replace(cfg, max_steps=1), seed=2)[0].state_dict()
+    w2 = fit_projection(z, [t], [y], replace(cfg, max_steps=2), seed=2)[0].state_dict()
+    avg = fit_projection(z, [t], [y], replace(cfg, max_steps=2, ema_decay=0.9),
+                         seed=2)[0].state_dict()
+    for name, a in avg.items():
+        assert not torch.equal(w1[name], w2[name])
+        assert torch.allclose(a, 2 / 11 * w1[name] + 9 / 11 * w2[name], atol=1e-6), name
+    with pytest.raises(ValueError, match="ema_decay"):
+        DebiasConfig(ema_decay=1.0)
 
 
 def test_tanh_features_in_place_path_equals_the_differentiable_one():
@@ -177,10 +199,10 @@ def test_default_dim_follows_the_targets():
     y5 = im.Attribute.categorical("y5", np.arange(100) % 5)
     yc = im.Attribute.continuous("yc", np.linspace(0, 1, 100))
     assert default_dim(32) == 32  # no target: keep the embedding's dimension
-    assert default_dim(32, [y2]) == 4
-    assert default_dim(32, [y5]) == 16
-    assert default_dim(32, [y2, yc]) == 8
-    assert default_dim(10, [y5]) == 10
+    assert default_dim(32, [y2]) == 2
+    assert default_dim(32, [y5]) == 8
+    assert default_dim(32, [y2, yc]) == 4
+    assert default_dim(6, [y5]) == 6
 
 
 def test_sweep_keeps_the_smallest_beta_under_the_limit_or_the_last():

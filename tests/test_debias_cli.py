@@ -147,8 +147,9 @@ def test_max_leakage_searches_beta(invoke, leaky, tmp_path):
 
 def test_beta_sweep_reports_every_beta_and_draws_the_tradeoff(invoke, leaky, tmp_path):
     png = tmp_path / "tradeoff.png"
+    # 4 output dims leave room for the leak at beta 0 (the default 2 drop most of it unasked)
     r = invoke("debias", leaky, "--attr", "t", "--target", "y", "--beta", "0,5", "--model",
-               "linear", "--max-steps", "60", "--plot", png, "--projection",
+               "linear", "--dim", "4", "--max-steps", "60", "--plot", png, "--projection",
                tmp_path / "p.safetensors", "--format", "json")
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)

@@ -6,7 +6,8 @@ closed-form max-step and a differentiable min-step (no adversary network).
         draw S slices theta on the sphere; with ``guided``, slice 0 is x's top linear
             canonical direction against T; encode T (AttributeEncoder, as the audit does)
         (w, v) = ridge CCA of the slice features and the T features, closed form: the
-            pairwise max over slice pairs (pairwise_slice_cca) or one joint CCA (slice_cca)
+            pairwise max over slice pairs (pairwise_power_cca: a slice's features are powers
+            of one value, so its moment block is Hankel) or one joint CCA (slice_cca)
     min-step, on another mini-batch B (gradients through f):
         x_B = batch-standardise(f(Z_B))
         p = (F_z(x_B) - m_z) w,   q = (F_t(T_B) - m_t) v
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from infomin_cli.attributes import Attribute
-from infomin_cli.stats.cca import Aggregation, cca, pairwise_slice_cca, slice_cca
+from infomin_cli.stats.cca import Aggregation, cca, pairwise_power_cca, slice_cca
 from infomin_cli.stats.features import (
     AttributeEncoder,
     SliceFeaturizer,
@@ -90,17 +91,17 @@ class SliceLoss:
                                                        ranks=True)
             theta = self._directions(x, template, seed)
             th = torch.as_tensor(theta, dtype=x.dtype, device=x.device)
-            u = x @ th
             corr = x.T @ x / x.shape[0]  # k x k: each slice's variance is theta' C theta
             sd = torch.einsum("ks,kj,js->s", th, corr, th).clamp_min(0).sqrt()
             sd = torch.where(sd > 1e-6, sd, torch.ones_like(sd))
             self.slicer = SliceFeaturizer(theta, sd.double().cpu().numpy(), self.order)
-            fzf = tanh_features(u / sd, self.order)
-            ftf = self.encoder(template.values, x.device).to(fzf.dtype)
-            if self.aggregation == "pairwise":  # only the blocks the pairs use
-                sol, mz, mt = pairwise_slice_cca(fzf, ftf, (self.slices, self.order),
+            u = x @ (th / sd)  # unit-variance slices
+            ftf = self.encoder(template.values, x.device).to(x.dtype)
+            if self.aggregation == "pairwise":  # only the blocks the pairs use, from powers
+                sol, mz, mt = pairwise_power_cca(torch.tanh(u), self.order, ftf,
                                                  self.encoder.blocks, self.ridge)
             else:
+                fzf = tanh_features(u, self.order)
                 mom = CrossMoments(fzf.shape[1], ftf.shape[1], x.device)
                 mom.update(fzf, ftf)
                 sol = slice_cca(mom.covariances(), (1, fzf.shape[1]), (1, ftf.shape[1]),

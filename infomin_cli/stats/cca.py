@@ -180,31 +180,43 @@ def _best_pair(sol: CCASolution, z_blocks: tuple[int, int], t_blocks: tuple[int,
     return SliceSolution(float(sol.corr[i, j]), w, v, (i, j))
 
 
-def pairwise_slice_cca(fz: torch.Tensor, ft: torch.Tensor, z_blocks: tuple[int, int],
+def pairwise_power_cca(t: torch.Tensor, order: int, ft: torch.Tensor,
                        t_blocks: tuple[int, int], ridge: float
                        ) -> tuple[SliceSolution, torch.Tensor, torch.Tensor]:
-    """:func:`slice_cca` with ``aggregation="pairwise"`` straight from the feature rows
-    ``fz`` (n, S K) and ``ft`` (n, St Kt), computing only the covariance blocks the pairs use
-    (``S K^2 + St Kt^2 + S St K Kt`` numbers instead of ``(S K + St Kt)^2``). Returns the
-    solution and the feature means ``(m_z, m_t)``; equal to the full-moment route."""
-    S, K = z_blocks
+    """:func:`slice_cca` with ``aggregation="pairwise"`` for Z features that are the powers
+    ``t, t^2, ..., t^K`` of one value per slice (``t`` (n, S), e.g. ``tanh(u)``; K =
+    ``order``; the layout of :func:`~infomin_cli.stats.features.tanh_features`), and T
+    features ``ft`` (n, St Kt), computing only the covariance blocks the pairs use. A slice's
+    K x K block of raw moments is Hankel, ``E[t^(k+l)]``, so the power means up to 2K give
+    every block: ``2 K S`` sums over rows instead of ``S K^2`` products per row. Returns
+    ``(solution, m_z, m_t)``, the feature means with ``m_z`` slice-major; equal to the
+    full-moment route."""
+    n, S = t.shape
+    K = order
     St, Kt = t_blocks
-    n = fz.shape[0]
     if n < 2:
         raise ValueError("CCA needs at least 2 rows")
-    mz, mt = fz.mean(0), ft.mean(0)
-    xz, xt = fz.reshape(n, S, K), ft.reshape(n, St, Kt)
-    f64 = torch.float64  # the small blocks are solved in float64 whatever the features' dtype
-    a, b = mz.to(f64).reshape(S, K), mt.to(f64).reshape(St, Kt)
-    # Raw second moments minus the means' outer products (no centred copy of the features).
-    bz = (torch.einsum("nsk,nsl->skl", xz, xz) / n).to(f64) - a[:, :, None] * a[:, None, :]
+    f64 = torch.float64
+    powers = torch.empty(2 * K, n, S, dtype=t.dtype, device=t.device)
+    powers[0] = t
+    for k in range(1, 2 * K):
+        torch.mul(powers[k - 1], t, out=powers[k])
+    m = powers.sum(1).to(f64) / n  # (2K, S): m[j] = E[t^(j+1)]
+    a = m[:K].T  # (S, K): the features' means
+    idx = torch.arange(K, device=t.device)
+    raw = m[idx[:, None] + idx[None, :] + 1]  # (K, K, S): E[t^(k+1) t^(l+1)]
+    bz = raw.permute(2, 0, 1) - a[:, :, None] * a[:, None, :]
+    mt = ft.mean(0)
+    b = mt.to(f64).reshape(St, Kt)
+    xt = ft.reshape(n, St, Kt)
     bt = (torch.einsum("nsk,nsl->skl", xt, xt) / n).to(f64) - b[:, :, None] * b[:, None, :]
-    bzt = ((torch.einsum("nsk,ntl->stkl", xz, xt) / n).to(f64)
+    cross = (ft.to(t.dtype).T @ powers[:K]).to(f64) / n  # (K, St Kt, S)
+    bzt = (cross.reshape(K, St, Kt, S).permute(3, 1, 0, 2)
            - a[:, None, :, None] * b[None, :, None, :])
     rz = ridge * torch.diagonal(bz, dim1=-2, dim2=-1).sum() / (S * K)
     rt = ridge * torch.diagonal(bt, dim1=-2, dim2=-1).sum() / (St * Kt)
     sol = pairwise_cca(bz, bt, bzt, rz, rt)
-    return _best_pair(sol, z_blocks, t_blocks, fz.dtype), mz, mt
+    return _best_pair(sol, (S, K), t_blocks, t.dtype), a.reshape(-1).to(t.dtype), mt
 
 
 def validation_curve(fit, val, grid: tuple[float, ...], d_live: int, q: int) -> torch.Tensor:

@@ -142,12 +142,12 @@ def debias(
         = Method.slice,
     model: Annotated[Model, typer.Option("--model", help="The projection's form.")] = Model.mlp,
     dim: Annotated[int | None, typer.Option(
-        "--dim", help="Output dimension (default: 4 per target output, at most d; d without a "
+        "--dim", help="Output dimension (default: 2 per target output, at most d; d without a "
         "target).")] = None,
     beta: Annotated[str, typer.Option(
         "--beta", metavar="B[,B...]", help="Weight of the penalty; several (0.3,1,3,10) fit "
         "one projection each, report them, and keep the one --max-leakage picks (else the "
-        "last).")] = "1",
+        "last).")] = "0.5",
     l2_steps: Annotated[int, typer.Option(
         "--l2-steps", help="Adversary steps per max-step (--method adversarial).")] = 10,
     max_leakage: Annotated[float | None, typer.Option(
