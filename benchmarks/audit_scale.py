@@ -124,7 +124,7 @@ def worker(args) -> None:
     out["audit_peak_mib"] = hwm - rss0  # relative to the same baseline as the floor
     out["audit_peak_above_start_mib"] = hwm - rss1
     out["ru_maxrss_mib"] = C.maxrss_mib()
-    a = res.attributes["group"].sliced
+    a = res.attributes["group"].estimates["sliced"]
     out.update(si=a.value, p_value=a.p_value, n_fit=a.n_fit, n_eval=a.n_eval,
                verdict=res.verdict, baseline_rss_mib=rss0)
     print(json.dumps(out))

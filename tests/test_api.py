@@ -93,7 +93,7 @@ def test_one_seed_one_calibration_sample_library_and_audit():
         im.InMemorySource(z, {"t": t}),
         im.AuditConfig(estimators=("sliced",), sliced=cfg, seed=7, calibration_rows=400),
         im.Policy(alpha=0),
-    ).attributes["t"].sliced
+    ).attributes["t"].estimates["sliced"]
     assert audit.value == pytest.approx(lib.value, abs=1e-6)  # float32 vs float64 input only
     assert audit.p_value == lib.p_value
 

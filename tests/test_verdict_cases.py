@@ -36,8 +36,8 @@ def test_case1_near_deterministic_nonlinear_leak_fails_through_rho():
     t = im.Attribute.categorical("t", (np.abs(z[:, 0]) > 0.674).astype(int))
     res = _audit(z, [t], permutations=1000)
     a = res.attributes["t"]
-    assert a.rho.value > 0.6 and a.rho.p_value <= 1 / 1001 + 1e-12
-    assert a.linear.value < 0.1
+    assert a.estimates["rho"].value > 0.6 and a.estimates["rho"].p_value <= 1 / 1001 + 1e-12
+    assert a.estimates["linear"].value < 0.1
     assert res.verdict == "fail" and "rho" in a.decided_by
 
 
@@ -121,7 +121,7 @@ def test_case11_one_row_minority_class_is_reported_not_crashed():
                  rho_max_rows=400)
     a = res.attributes["t"]
     assert any("1 row" in n and "too rare" in n for n in a.notes)
-    assert a.sliced is not None and a.linear is not None
+    assert "sliced" in a.estimates and "linear" in a.estimates
     assert res.verdict in ("pass", "fail")
 
 
@@ -135,8 +135,8 @@ def test_case4_timestamp_attribute_with_a_large_offset():
     t = _cont("ts", 1.7e9 + 5000.0 * e)
     res = _audit(z.astype(np.float32), [t], estimators="sliced,linear", permutations=500)
     a = res.attributes["ts"]
-    assert a.linear.value == pytest.approx(1 / np.sqrt(1.25), abs=0.05)
-    assert a.sliced.value > 0.5 and res.verdict == "fail"
+    assert a.estimates["linear"].value == pytest.approx(1 / np.sqrt(1.25), abs=0.05)
+    assert a.estimates["sliced"].value > 0.5 and res.verdict == "fail"
     raw = im.linear_dependence(z, t, im.LinearConfig(permutations=0, bootstrap=0))
     assert raw.value == pytest.approx(1 / np.sqrt(1.25), abs=0.05)
 
@@ -205,7 +205,7 @@ def test_case7_rho_threshold_on_the_lower_bound_and_null95_shown():
     t = _cont("t", rng.standard_normal(2000))
     cfg = dict(estimators="rho", alpha=0, fail_above=["rho=0.05"])
     res = _audit(z, [t], **cfg)
-    r = res.attributes["t"].rho
+    r = res.attributes["t"].estimates.get("rho")
     assert r.null_q95 is not None and 0.01 < r.null_q95 < 0.12
     assert res.verdict == "pass"
     config, policy = im.audit_settings({"fail_above": ["rho:point=0.3", "linear:upper=0.2"]})
@@ -260,9 +260,9 @@ def test_case12_one_outlier_cell_does_not_flip_the_verdict(tmp_path):
         res = _audit(bad, [sex], estimators="sliced,linear", permutations=500)
         a = res.attributes["sex"]
         assert res.verdict == "fail", corrupt
-        assert a.sliced.value > 0.25, corrupt  # SI's standardisation clips: robust to both
+        assert a.estimates["sliced"].value > 0.25, corrupt  # SI's standardisation clips: robust to both
         if corrupt == "cell":  # linear is never clipped (so that it stays exactly linear),
-            assert a.linear.value > 0.4  # the winsorised scale alone keeps it here
+            assert a.estimates["linear"].value > 0.4  # the winsorised scale alone keeps it here
     cfg = im.audit_settings({"estimators": "sliced,linear", "permutations": 500})
     std = im.run_audit(im.InMemorySource(bad, {"sex": sex}), *cfg).standardization
     assert std["extreme_values"] >= 3 * 32 - 5 and std["method"] == "winsorised"

@@ -56,9 +56,9 @@ class AttributeAudit:
     name: str
     kind: str
     n_classes: int | None
-    sliced: SlicedResult | None
-    linear: LinearResult | None
-    rho: RhoResult | None
+    #: registry name -> result, in registry order; an estimator that did not run (or could not
+    #: estimate) is absent
+    estimates: dict[str, Any]
     verdict: str
     reasons: tuple[str, ...]
     decided_by: tuple[str, ...] = ()
@@ -245,9 +245,9 @@ def run_audit(source: Source, config: AuditConfig = AuditConfig(), policy: Polic
     audits: dict[str, AttributeAudit] = {}
     for name, attr in data.attributes.items():
         d = decisions[name]
-        audits[name] = AttributeAudit(name, attr.kind, attr.n_classes, sliced.get(name),
-                                      linear.get(name), rhos.get(name), d.verdict, d.reasons,
-                                      d.decided_by, d.tests, tuple(notes[name]))
+        estimates = {k: v for k, v in results[name].items() if v is not None}
+        audits[name] = AttributeAudit(name, attr.kind, attr.n_classes, estimates, d.verdict,
+                                      d.reasons, d.decided_by, d.tests, tuple(notes[name]))
     overall = "fail" if any(a.verdict == "fail" for a in audits.values()) else "pass"
     return AuditResult(audits, overall, source.n_rows, source.dim, config.seed,
                        config.estimators, policy, subsampled, std_info)

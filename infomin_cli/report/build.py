@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from infomin_cli import __version__
+from infomin_cli.estimators.registry import spec
 
 
 def _plain(x: Any) -> Any:
@@ -68,12 +69,8 @@ def build_report(audit: Any, *, input_info: dict[str, Any]) -> dict[str, Any]:
         entry["decided_by"] = list(a.decided_by)
         entry["tests"] = [t.to_json() for t in a.tests]
         entry["notes"] = list(a.notes)
-        if a.sliced is not None:
-            entry["sliced"] = result_fields(a.sliced)
-        if a.linear is not None:
-            entry["linear"] = result_fields(a.linear)
-        if a.rho is not None:
-            entry["rho_star"] = result_fields(a.rho)
+        for est, result in a.estimates.items():
+            entry[spec(est).block] = result_fields(result)
         attrs[name] = entry
     return {
         "infomin_version": __version__,

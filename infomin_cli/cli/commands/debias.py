@@ -55,8 +55,10 @@ def _measure(z, attrs, seed: int, device: str) -> dict:
     res = audit_arrays(z, attrs, config, policy)
     out = {}
     for name, a in res.attributes.items():
-        out[name] = {"linear": a.linear.value, "si": a.sliced.value, "si_p": a.sliced.p_value,
-                     "rho": a.rho.value if a.rho is not None else None}
+        e = a.estimates
+        out[name] = {"linear": e["linear"].value, "si": e["sliced"].value,
+                     "si_p": e["sliced"].p_value,
+                     "rho": e["rho"].value if "rho" in e else None}
     return out
 
 
