@@ -15,7 +15,7 @@ Layers (data flows one way): :mod:`~infomin_cli.io` (readers, sources, writers) 
 :mod:`~infomin_cli.cli`.
 """
 
-__version__ = "0.1.0"
+from infomin_cli._version import __version__  # noqa: E402
 
 from infomin_cli.attributes import Attribute  # noqa: E402
 from infomin_cli.debias.fit import DebiasConfig, debias  # noqa: E402

@@ -7,4 +7,5 @@
 * :mod:`~infomin_cli.stats.cca`         -- ridge CCA from moments: joint, pairwise, ridge selection
 * :mod:`~infomin_cli.stats.features`    -- featurisers: Z slices (tanh polynomials), T encodings
 * :mod:`~infomin_cli.stats.heldout`     -- held-out correlation, permutation null, bootstrap
+* :mod:`~infomin_cli.stats.seeds`       -- child seeds of the one user seed, one per stream
 """
