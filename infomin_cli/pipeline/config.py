@@ -23,13 +23,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import fields
-from typing import Any
+from typing import Any, get_args
 
 from infomin_cli.engine import ENGINES
 from infomin_cli.errors import SettingError
 from infomin_cli.estimators.registry import NAMES, REGISTRY
 from infomin_cli.pipeline.audit import AuditConfig
 from infomin_cli.pipeline.policy import Policy, parse_estimators, parse_threshold
+from infomin_cli.stats.cca import Aggregation
 from infomin_cli.stats.device import resolve_device
 
 
@@ -110,7 +111,7 @@ def audit_settings(options: Mapping[str, Any], attributes: int = 1
         raise SettingError("rank_transform", f"{o['rank_transform']!r}: expected true or false")
     if o["engine"] not in ENGINES:
         raise SettingError("engine", f"{o['engine']!r}: expected {' or '.join(ENGINES)}")
-    if o["aggregation"] not in ("pairwise", "joint"):
+    if o["aggregation"] not in get_args(Aggregation):
         raise SettingError("aggregation", f"{o['aggregation']!r}: expected pairwise or joint")
     try:
         device = str(resolve_device(str(o["device"])))
