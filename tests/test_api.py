@@ -138,7 +138,7 @@ def test_audit_settings_validate_in_one_place():
         im.audit_settings({"permutations": 250})  # 1/251 > 0.01/3: no attribute could fail
     assert e.value.key == "permutations" and "could ever fail" in e.value.problem
     auto, _ = im.audit_settings({}, attributes=5)  # 15 tests: 1/(B+1) <= 0.01/15 / 2
-    assert auto.sliced.permutations == auto.rho.permutations == 3000
+    assert auto.of("sliced").permutations == auto.of("rho").permutations == 3000
     with pytest.raises(im.SettingError) as e:
         im.audit_settings({"estimators": "sliced", "fail_above": {"rho": 0.2}})
     assert e.value.key == "fail_above"
