@@ -91,7 +91,8 @@ def test_one_seed_one_calibration_sample_library_and_audit():
     lib = im.sliced_dependence(z, t, cfg, seed=7)
     audit = im.run_audit(
         im.InMemorySource(z, {"t": t}),
-        im.AuditConfig(estimators=("sliced",), sliced=cfg, seed=7, calibration_rows=400),
+        im.AuditConfig(estimators=("sliced",), configs={"sliced": cfg}, seed=7,
+                       calibration_rows=400),
         im.Policy(alpha=0),
     ).attributes["t"].estimates["sliced"]
     assert audit.value == pytest.approx(lib.value, abs=1e-6)  # float32 vs float64 input only
@@ -127,7 +128,8 @@ def test_attribute_encoder_one_hot_is_exact_and_shared():
 
 def test_audit_settings_validate_in_one_place():
     config, policy = im.audit_settings({"permutations": 400, "seed": 3, "fail_above": ["rho=0.3"]})
-    assert config.seed == 3 and config.sliced.permutations == config.linear.permutations == 400
+    assert config.seed == 3
+    assert config.of("sliced").permutations == config.of("linear").permutations == 400
     assert policy.fail_above == {"rho": im.pipeline.policy.Threshold(0.3, "lower")}
     with pytest.raises(im.SettingError, match="did you mean 'permutations'") as e:
         im.audit_settings({"permutation": 10})
@@ -136,7 +138,7 @@ def test_audit_settings_validate_in_one_place():
         im.audit_settings({"permutations": 250})  # 1/251 > 0.01/3: no attribute could fail
     assert e.value.key == "permutations" and "could ever fail" in e.value.problem
     auto, _ = im.audit_settings({}, attributes=5)  # 15 tests: 1/(B+1) <= 0.01/15 / 2
-    assert auto.sliced.permutations == auto.rho.permutations == 3000
+    assert auto.of("sliced").permutations == auto.of("rho").permutations == 3000
     with pytest.raises(im.SettingError) as e:
         im.audit_settings({"estimators": "sliced", "fail_above": {"rho": 0.2}})
     assert e.value.key == "fail_above"

@@ -214,5 +214,5 @@ def test_readme_config_example_is_valid(tmp_path):
     (tmp_path / "infomin.toml").write_text(block)
     cfg = load_config(tmp_path / "infomin.toml")
     (check,) = cfg.checks
-    assert check.name == "encoder-v2" and check.config.sliced.permutations == 2000
+    assert check.name == "encoder-v2" and check.config.of("sliced").permutations == 2000
     assert set(check.policy.fail_above) == {"rho", "linear"}

@@ -143,14 +143,14 @@ def _results(result):
     out = {}
     for name, a in result.attributes.items():
         for est in ("sliced", "linear"):
-            r = getattr(a, est)
+            r = a.estimates[est]
             out[f"{name}.{est}"] = (r.value, r.p_value, tuple(r.ci), r.n_eval, r.null_q95)
     return out
 
 
 def test_ray_audit_equals_local_whatever_the_blocks(ray_session, tmp_path, monkeypatch):
     """Uneven shards, dropped rows, small local batches; three Ray block sizes."""
-    from infomin_cli.engine import ray_engine
+    from infomin_cli.engine import ray_audit
     from infomin_cli.io import open_dataset
     from infomin_cli.pipeline.audit import run_audit
     from infomin_cli.pipeline.config import audit_settings
@@ -160,11 +160,11 @@ def test_ray_audit_equals_local_whatever_the_blocks(ray_session, tmp_path, monke
     assert src.n_rows < src.n_rows_read  # rows were dropped
     cfg, pol = audit_settings({"estimators": "sliced,linear", "permutations": 300, "alpha": 0},
                               attributes=3)
-    cfg = replace(cfg, sliced=replace(cfg.sliced, batch_rows=700))
+    cfg = cfg.tuned("sliced", batch_rows=700)
     local = _results(run_audit(src, cfg, pol))
-    read = ray_engine._read
+    read = ray_audit.read
     for block_bytes in (40_000, 150_000, None):
-        monkeypatch.setattr(ray_engine, "_read", lambda r, b, c, _bb, bb=block_bytes:
+        monkeypatch.setattr(ray_audit, "read", lambda r, b, c, _bb, bb=block_bytes:
                             read(r, b, c, bb))
         got = _results(run_audit(src, replace(cfg, engine="ray"), pol))
         for key, want in local.items():
@@ -172,7 +172,7 @@ def test_ray_audit_equals_local_whatever_the_blocks(ray_session, tmp_path, monke
 
 
 def test_a_worker_killed_mid_job_gives_the_same_report(ray_session, tmp_path, monkeypatch):
-    from infomin_cli.engine import ray_engine
+    from infomin_cli.engine import ray_audit
     from infomin_cli.io import open_dataset
     from infomin_cli.pipeline.audit import run_audit
     from infomin_cli.pipeline.config import audit_settings
@@ -180,12 +180,12 @@ def test_a_worker_killed_mid_job_gives_the_same_report(ray_session, tmp_path, mo
     src = open_dataset(SHARDS, ["sex", "age"])
     cfg, pol = audit_settings({"estimators": "sliced,linear", "permutations": 300, "alpha": 0},
                               attributes=2)
-    cfg = replace(cfg, sliced=replace(cfg.sliced, batch_rows=1000))
+    cfg = cfg.tuned("sliced", batch_rows=1000)
     local = _results(run_audit(src, cfg, pol))
     marker = tmp_path / "killed"
-    monkeypatch.setenv(ray_engine.KILL_HOOK_ENV, str(marker))
-    read = ray_engine._read
-    monkeypatch.setattr(ray_engine, "_read", lambda r, b, c, _bb: read(r, b, c, 100_000))
+    monkeypatch.setenv(ray_audit.KILL_HOOK_ENV, str(marker))
+    read = ray_audit.read
+    monkeypatch.setattr(ray_audit, "read", lambda r, b, c, _bb: read(r, b, c, 100_000))
     got = _results(run_audit(src, replace(cfg, engine="ray"), pol))
     assert marker.exists(), "the hook did not kill a worker"
     assert int(marker.read_text()) != os.getpid()  # a worker died, not the driver
@@ -299,11 +299,11 @@ def test_unreachable_cluster_is_one_line_exit_2(tmp_path):
 
 
 def test_missing_ray_is_one_clear_error(monkeypatch):
-    from infomin_cli.engine import ray_engine
+    from infomin_cli.engine import ray_common
 
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(InputError, match=r"pip install 'infomin\[ray\]'"):
-        ray_engine.require_ray()
+        ray_common.require_ray()
 
 
 def test_engine_in_check_config(tmp_path):

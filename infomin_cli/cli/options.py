@@ -29,6 +29,7 @@ import typer
 from infomin_cli.attributes import KINDS
 from infomin_cli.cli.exit_codes import EXIT_INPUT_ERROR, EXIT_INTERNAL_ERROR, internal_error_line
 from infomin_cli.cli.state import STATE
+from infomin_cli.engine import ENGINES
 from infomin_cli.errors import InputError, SettingError
 from infomin_cli.io import LoadOptions
 
@@ -152,11 +153,8 @@ _TYPER_SIGNALS: tuple[type[BaseException], ...] = (
     next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"),
 )
 
-class Engine(str, Enum):
-    """``--engine``: stream here, or on a Ray cluster (``RAY_ADDRESS``, else a local Ray)."""
-
-    local = "local"
-    ray = "ray"
+#: ``--engine``: stream here, or on a Ray cluster (``RAY_ADDRESS``, else a local Ray).
+Engine = Enum("Engine", {e: e for e in ENGINES}, type=str)
 
 
 EngineOpt = Annotated[

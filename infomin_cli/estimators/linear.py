@@ -32,9 +32,10 @@ import numpy as np
 import torch
 
 from infomin_cli.attributes import Attribute
+from infomin_cli.estimators.accumulator import Accumulator
 from infomin_cli.estimators.result import Estimate
 from infomin_cli.stats.cca import RIDGE_GRID, ridge_cca, select_ridge
-from infomin_cli.stats.device import resolve_device, to_tensor
+from infomin_cli.stats.device import to_tensor
 from infomin_cli.stats.dual_cca import dual_ridge_cca, dual_validation_curve, gram_whiten
 from infomin_cli.stats.features import AttributeEncoder
 from infomin_cli.stats.fullsample import PermutationNull, block_whiten, permutation_null
@@ -117,9 +118,9 @@ class LinearResult(Estimate):
     full_null: PermutationNull | None = None
 
 
-class LinearAccumulator:
-    """One-pass, mergeable accumulation for :func:`linear_dependence` (same protocol as
-    :class:`~infomin_cli.estimators.sliced.SlicedAccumulator`)."""
+class LinearAccumulator(Accumulator):
+    """One-pass, mergeable accumulation for :func:`linear_dependence`
+    (:class:`~infomin_cli.estimators.accumulator.Accumulator`)."""
 
     def __init__(
         self,
@@ -133,12 +134,9 @@ class LinearAccumulator:
         device: str | torch.device = "auto",
         t_standardizer: Standardizer | None = None,
     ) -> None:
-        if standardizer.dim != dim:
-            raise ValueError(f"standardizer has {standardizer.dim} columns, embeddings {dim}")
+        super().__init__(dim, attr_template, config, standardizer, n_total, seed=seed,
+                         device=device)
         cfg = config
-        self.dim, self.config, self.seed = dim, cfg, int(seed)
-        self.standardizer, self.n_total = standardizer, int(n_total)
-        self.device = resolve_device(device)
         self.encoder = AttributeEncoder.for_linear(attr_template, seed, standardizer=t_standardizer)
         self.q = self.encoder.width
         max_eval = default_max_eval_rows(dim) if cfg.max_eval_rows == AUTO else cfg.max_eval_rows

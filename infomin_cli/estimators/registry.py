@@ -6,8 +6,8 @@ Adding an estimator is its module, one :class:`EstimatorSpec` in :data:`REGISTRY
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from infomin_cli.estimators.linear import LinearAccumulator, LinearConfig, linear_dependence
@@ -19,12 +19,21 @@ from infomin_cli.estimators.sliced import SlicedAccumulator, SlicedConfig, slice
 class EstimatorSpec:
     """What the pipeline and the reports need to know of one estimator.
 
-    ``name``: the key of settings, thresholds (``fail_above``), baselines and
-    :attr:`AuditConfig` fields; ``label``: plain text in verdict reasons and JSON;
-    ``symbol``: terminal label; ``block``: the estimator's block in the JSON report;
-    ``config_type``: its config dataclass; ``function``: ``f(Z, attr, config, *, seed,
-    device)``; ``accumulator``: its streaming accumulator (None: it runs on a subsample after
-    the streaming pass); ``summary``: one line saying what the number is.
+    ``name``: the key of ``--estimators``, of thresholds (``fail_above``, a check's
+    ``[thresholds]`` table), of baselines and of :class:`AuditConfig`'s configs; ``label``:
+    plain text in verdict reasons and JSON; ``symbol``: terminal label; ``block``: the
+    estimator's block in the JSON report; ``config_type``: its config dataclass; ``function``:
+    ``f(Z, attr, config, *, seed, device)`` (one that runs on a subsample also takes
+    ``progress``, a ``(epoch, max epochs, value)`` callback, and its config a ``max_rows``:
+    the subsample's size); ``accumulator``: its streaming
+    :class:`~infomin_cli.estimators.accumulator.Accumulator` (None: it runs on a subsample
+    after the streaming pass); ``summary``: one line saying what the number is;
+    ``settings``: ``{audit setting: config field}``, the flat settings (command-line flags, a
+    check's TOML keys) that set its config, shared settings (``permutations``) included;
+    ``joint_null``: its full-sample permutation null is drawn on the same row permutations as
+    every other estimator with this flag, so their tests combine into one (min-p);
+    ``ci_column``: the terminal table gives its 95% interval a column of its own and explains
+    the number below the table (``summary``).
     """
 
     name: str
@@ -35,6 +44,9 @@ class EstimatorSpec:
     function: Callable[..., Any]
     accumulator: type | None
     summary: str
+    settings: Mapping[str, str] = field(default_factory=dict)
+    joint_null: bool = False
+    ci_column: bool = False
 
     @property
     def markdown(self) -> str:
@@ -45,23 +57,53 @@ class EstimatorSpec:
     def streamed(self) -> bool:
         return self.accumulator is not None
 
+    def config(self, settings: Mapping[str, Any]) -> Any:
+        """Its config from validated flat settings (only the keys of :attr:`settings`)."""
+        return self.config_type(**{f: settings[k] for k, f in self.settings.items()})
+
+    def default(self, setting: str) -> Any:
+        """The config dataclass's default of a flat setting."""
+        return self.config_type.__dataclass_fields__[self.settings[setting]].default
+
+
+_SLICED = {"slices": "slices", "order": "order", "aggregation": "aggregation",
+           "permutations": "permutations", "rank_transform": "rank_transform"}
+_LINEAR = {"permutations": "permutations"}
+_RHO = {"rho_max_rows": "max_rows", "permutations": "permutations",
+        "rank_transform": "rank_transform"}
 
 REGISTRY: dict[str, EstimatorSpec] = {
     spec.name: spec
     for spec in (
         EstimatorSpec("sliced", "SI", "SI", "sliced", SlicedConfig, sliced_dependence,
                       SlicedAccumulator,
-                      "SI: sliced dependence, the top canonical correlation of slice features"),
+                      "SI: sliced dependence, the top canonical correlation of slice features",
+                      _SLICED, joint_null=True),
         EstimatorSpec("linear", "linear", "linear", "linear", LinearConfig, linear_dependence,
                       LinearAccumulator,
-                      "linear: the top held-out canonical correlation (what a linear probe reads)"),
+                      "linear: the top held-out canonical correlation (what a linear probe reads)",
+                      _LINEAR, joint_null=True),
         EstimatorSpec("rho", "rho*", "ρ*", "rho_star", RhoConfig, rho_star, None,
-                      "ρ*: neural HGR maximal correlation on held-out test rows"),
+                      "ρ*: neural HGR maximal correlation on held-out test rows", _RHO,
+                      ci_column=True),
     )
 }
 
+#: The estimator a bare threshold (``--fail-above 0.1``) applies to.
+BARE_THRESHOLD = "sliced"
+
 #: Estimator names in registry order (the default set of an audit).
 NAMES: tuple[str, ...] = tuple(REGISTRY)
+
+#: The order of the estimators' columns in report tables: from the weakest probe to the
+#: strongest (an estimator left out goes last).
+COLUMNS: tuple[str, ...] = ("linear", "sliced", "rho")
+
+
+def columns(names) -> list[str]:
+    """``names`` (registry names) in table-column order."""
+    rank = {n: i for i, n in enumerate(COLUMNS)}
+    return sorted((n for n in REGISTRY if n in names), key=lambda n: rank.get(n, len(rank)))
 
 
 def spec(name: str) -> EstimatorSpec:

@@ -54,9 +54,10 @@ import numpy as np
 import torch
 
 from infomin_cli.attributes import Attribute
+from infomin_cli.estimators.accumulator import Accumulator
 from infomin_cli.estimators.result import Estimate
 from infomin_cli.stats.cca import Aggregation, slice_cca
-from infomin_cli.stats.device import resolve_device, to_tensor
+from infomin_cli.stats.device import to_tensor
 from infomin_cli.stats.features import AttributeEncoder, SliceFeaturizer, tanh_features
 from infomin_cli.stats.fullsample import PermutationNull, block_whiten, permutation_null
 from infomin_cli.stats.heldout import heldout_evaluation
@@ -169,7 +170,7 @@ class SlicedResult(Estimate):
 # ----------------------------------------------------------------------------- accumulator
 
 
-class SlicedAccumulator:
+class SlicedAccumulator(Accumulator):
     """One-pass, mergeable accumulation of the sliced estimator's statistics.
 
     ``update(z_batch, attr_batch_values, row_offset)`` takes rows ``row_offset ..`` of the
@@ -194,13 +195,9 @@ class SlicedAccumulator:
         t_standardizer: Standardizer | None = None,
         slicer: SliceFeaturizer | None = None,
     ) -> None:
-        if standardizer.dim != dim:
-            raise ValueError(f"standardizer has {standardizer.dim} columns, embeddings {dim}")
+        super().__init__(dim, attr_template, config, standardizer, n_total, seed=seed,
+                         device=device)
         cfg = config
-        self.dim, self.config, self.seed = dim, cfg, int(seed)
-        self.standardizer = standardizer
-        self.n_total = int(n_total)
-        self.device = resolve_device(device)
         self.slicer = slicer or self.draw_slicer(dim, cfg, standardizer, seed)
         if self.slicer.theta.shape != (dim, cfg.slices) or self.slicer.order != cfg.order:
             raise ValueError("slicer does not match the embedding dimension and config")
@@ -216,6 +213,12 @@ class SlicedAccumulator:
         self.full_sample = cfg.permutations > 0 and self.n_total <= cfg.full_sample_rows
         self.kept = RowStore(self.device)  # flags: is an eval row; columns: u, t
         self.rows_seen = 0
+
+    @classmethod
+    def shared(cls, dim: int, config: SlicedConfig, standardizer: Standardizer,
+               seed: int) -> dict:
+        """One set of Z slices for every attribute of a pass."""
+        return {"slicer": cls.draw_slicer(dim, config, standardizer, seed)}
 
     @staticmethod
     def draw_slicer(dim: int, config: SlicedConfig, standardizer: Standardizer,
@@ -254,6 +257,14 @@ class SlicedAccumulator:
                                  and np.array_equal(a.scale, b.scale) and a.order == b.order)
         return (same_slices and other.standardizer is self.standardizer
                 and other.device == self.device)
+
+    def prepare(self, z_batch: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """The slice projections of a batch, shared by every accumulator of the same slices."""
+        return self.project(z_batch)
+
+    def update_prepared(self, prepared: torch.Tensor, attr_batch_values: np.ndarray,
+                        row_offset: int) -> None:
+        self.update_projected(prepared, attr_batch_values, row_offset)
 
     def update_projected(
         self, u: torch.Tensor, attr_batch_values: np.ndarray, row_offset: int

@@ -1,14 +1,16 @@
 """Run the audit estimators over a :class:`~infomin_cli.io.Source`.
 
-Data flows one way: the source streams embedding batches; every attribute's sliced and
-linear accumulators take each batch (one pass, bounded memory; the Z slices are drawn once and
-projected once per batch for all attributes); rho* trains on a seeded subsample; the
-:class:`~infomin_cli.pipeline.policy.Policy` turns the numbers into verdicts. No rendering here.
+Data flows one way: the source streams embedding batches; every attribute's accumulator of
+every streamed estimator takes each batch (one pass, bounded memory, on the engine of
+:mod:`infomin_cli.engine`); the other estimators run on a seeded subsample; the
+:class:`~infomin_cli.pipeline.policy.Policy` turns the numbers into verdicts. Which estimators
+stream and which subsample is read from :mod:`infomin_cli.estimators.registry`. No rendering
+here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -16,12 +18,11 @@ from typing import Any
 import numpy as np
 
 from infomin_cli.attributes import Attribute
+from infomin_cli.engine import stream
 from infomin_cli.errors import InputError, NotEstimable
-from infomin_cli.estimators.linear import LinearAccumulator, LinearConfig, LinearResult
-from infomin_cli.estimators.rho import RhoConfig, RhoResult, rho_star
-from infomin_cli.estimators.sliced import SlicedAccumulator, SlicedConfig, SlicedResult
-from infomin_cli.io.source import DatasetSource, InMemorySource, Source
-from infomin_cli.pipeline.policy import ESTIMATORS, FamilyTest, Policy
+from infomin_cli.estimators.registry import NAMES, REGISTRY, spec
+from infomin_cli.io.source import InMemorySource, Source
+from infomin_cli.pipeline.policy import FamilyTest, Policy
 from infomin_cli.stats.fullsample import min_p
 from infomin_cli.stats.standardize import DEFAULT_SAMPLE_ROWS, Standardizer
 
@@ -31,20 +32,50 @@ EpochFn = Callable[[str, int, int, float], None]  # (attribute, epoch, max epoch
 
 @dataclass(frozen=True)
 class AuditConfig:
-    """What to run. ``seed`` and ``device`` are set here once and passed to every estimator;
-    the estimator configs hold only their own settings."""
+    """What to run. ``configs``: registry name -> that estimator's config (a name left out
+    gets its config type's defaults). ``seed`` and ``device`` are set here once and passed to
+    every estimator; the estimator configs hold only their own settings."""
 
-    estimators: tuple[str, ...] = ESTIMATORS
-    sliced: SlicedConfig = field(default_factory=SlicedConfig)
-    linear: LinearConfig = field(default_factory=LinearConfig)
-    rho: RhoConfig = field(default_factory=RhoConfig)
+    estimators: tuple[str, ...] = NAMES
+    configs: Mapping[str, Any] = field(default_factory=dict)
     max_rows: int | None = None  # seeded subsample for every estimator
     seed: int = 0
     device: str = "auto"
     calibration_rows: int = DEFAULT_SAMPLE_ROWS
     #: where the streaming pass runs: "local" (this process) or "ray" (Ray Data blocks on a
-    #: cluster, merged here; :mod:`infomin_cli.engine.ray_engine`). Same report either way.
+    #: cluster, merged here; :mod:`infomin_cli.engine.ray_audit`). Same report either way.
     engine: str = "local"
+
+    def __post_init__(self) -> None:
+        for name in (*self.estimators, *self.configs):
+            spec(name)  # KeyError naming the choices
+        object.__setattr__(self, "configs", {
+            name: self.configs[name] if name in self.configs else s.config_type()
+            for name, s in REGISTRY.items()})
+
+    def of(self, name: str) -> Any:
+        """The config of estimator ``name``."""
+        return self.configs[name]
+
+    def tuned(self, name: str, **changes: Any) -> AuditConfig:
+        """A copy with ``changes`` made to estimator ``name``'s config."""
+        return replace(self, configs={**self.configs, name: replace(self.of(name), **changes)})
+
+    @property
+    def streamed(self) -> tuple[str, ...]:
+        """The estimators run in the streaming pass, in registry order."""
+        return tuple(n for n, s in REGISTRY.items() if n in self.estimators and s.streamed)
+
+    @property
+    def subsampled(self) -> tuple[str, ...]:
+        """The estimators run on a subsample after the pass, in registry order."""
+        return tuple(n for n, s in REGISTRY.items() if n in self.estimators and not s.streamed)
+
+    @property
+    def batch_rows(self) -> int:
+        """Rows per batch of the streaming pass: the smallest ``batch_rows`` of the streamed
+        estimators' configs."""
+        return min((self.of(n).batch_rows for n in self.streamed), default=65536)
 
 
 #: A class with fewer rows than this is reported as too rare to test on its own.
@@ -99,96 +130,57 @@ def _naming(where: str, attr: str, estimator: str) -> Iterator[None]:
 
 
 def _streamed(source: Source, config: AuditConfig, on_rows: RowsFn | None
-              ) -> tuple[dict[str, SlicedResult], dict[str, LinearResult], dict | None]:
-    """One pass over the embeddings feeding every attribute's accumulators."""
-    want_sliced = "sliced" in config.estimators
-    want_linear = "linear" in config.estimators
-    if not (want_sliced or want_linear):
-        return {}, {}, None
+              ) -> tuple[dict[str, dict[str, Any]], dict | None]:
+    """One pass over the embeddings feeding every attribute's accumulators:
+    ``({estimator: {attribute: result}}, the standardiser's report block)``."""
+    names = config.streamed
+    if not names:
+        return {}, None
     n, seed, where = source.n_rows, config.seed, source.path
     cal_idx = source.sample_indices(config.calibration_rows, seed)
     std = Standardizer.fit_embeddings(source.sample(config.calibration_rows, seed), seed=seed)
     if std.dead.all():
         raise InputError(f"{where}: every embedding dimension is constant (on {std.n_sample:,} "
                          "sampled rows): there is nothing to audit")
-    slicer = SlicedAccumulator.draw_slicer(source.dim, config.sliced, std, seed) if want_sliced else None
-    sliced_acc: dict[str, SlicedAccumulator] = {}
-    linear_acc: dict[str, LinearAccumulator] = {}
+    shared = {e: spec(e).accumulator.shared(source.dim, config.of(e), std, seed) for e in names}
+    accumulators: dict[str, dict[str, Any]] = {e: {} for e in names}
     for name, attr in source.attributes.items():
-        if want_sliced:
-            with _naming(where, name, "SI"):
-                sliced_acc[name] = SlicedAccumulator(
-                    source.dim, attr.take(cal_idx), config.sliced, std, n,
-                    seed=seed, device=config.device, slicer=slicer)
-        if want_linear:
-            with _naming(where, name, "linear"):
-                linear_acc[name] = LinearAccumulator(source.dim, attr.take(cal_idx),
-                                                     config.linear, std, n, seed=seed,
-                                                     device=config.device)
-    if config.engine == "ray" and isinstance(source, DatasetSource):
-        from infomin_cli.engine.ray_engine import accumulate
-
-        accumulate(source, sliced_acc, linear_acc, config.sliced.batch_rows, on_rows)
-    else:
-        _local_pass(source, sliced_acc, linear_acc, config.sliced.batch_rows, on_rows)
-    sliced, linear = {}, {}
-    for k, a in sliced_acc.items():
-        with _naming(where, k, "SI"):
-            sliced[k] = a.result()
-    for k, a in linear_acc.items():
-        with _naming(where, k, "linear"):
-            linear[k] = a.result()
+        for e in names:
+            with _naming(where, name, spec(e).label):
+                accumulators[e][name] = spec(e).accumulator(
+                    source.dim, attr.take(cal_idx), config.of(e), std, n, seed=seed,
+                    device=config.device, **shared[e])
+    stream(source, accumulators, config.batch_rows, on_rows, engine=config.engine)
+    results: dict[str, dict[str, Any]] = {e: {} for e in names}
+    for e in names:
+        for k, a in accumulators[e].items():
+            with _naming(where, k, spec(e).label):
+                results[e][k] = a.result()
     info = {"method": "winsorised" if std.robust else "mean/std", "clip": std.clip,
             "calibration_rows": std.n_sample, "extreme_values": std.n_extreme,
             "dead_dims": int(std.dead.sum())}
-    return sliced, linear, info
+    return results, info
 
 
-def update_accumulators(batch, offset: int, values: dict[str, np.ndarray],
-                        sliced_acc: dict[str, SlicedAccumulator],
-                        linear_acc: dict[str, LinearAccumulator]) -> None:
-    """Feed one batch (rows ``offset ..``; ``values[name]`` the attribute rows of the batch)
-    to every accumulator. Attributes share the Z side: the batch is projected once for every
-    sliced accumulator. The local pass and the Ray workers both call this."""
-    lead = next(iter(sliced_acc.values()), None)
-    u = lead.project(batch) if lead is not None else None
-    for name, vals in values.items():
-        if name in sliced_acc:
-            sliced_acc[name].update_projected(u, vals, offset)
-        if name in linear_acc:
-            linear_acc[name].update(batch, vals, offset)
-
-
-def _local_pass(source: Source, sliced_acc: dict[str, SlicedAccumulator],
-                linear_acc: dict[str, LinearAccumulator], batch_rows: int,
-                on_rows: RowsFn | None) -> None:
-    n, offset = source.n_rows, 0
-    for batch in source.iter_embeddings(batch_rows):
-        stop = offset + len(batch)
-        values = {k: a.values[offset:stop] for k, a in source.attributes.items()}
-        update_accumulators(batch, offset, values, sliced_acc, linear_acc)
-        offset = stop
-        if on_rows is not None:
-            on_rows(offset, n)
-
-
-def _rho(source: Source, config: AuditConfig, on_epoch: EpochFn | None,
-         notes: dict[str, list[str]]) -> dict[str, RhoResult]:
-    rows = config.rho.max_rows if config.rho.max_rows is not None else source.n_rows
+def _subsampled(source: Source, config: AuditConfig, estimator: str, on_epoch: EpochFn | None,
+                notes: dict[str, list[str]]) -> dict[str, Any]:
+    """``estimator`` on a seeded subsample of its config's ``max_rows`` rows, per attribute."""
+    s, cfg = spec(estimator), config.of(estimator)
+    rows = cfg.max_rows if cfg.max_rows is not None else source.n_rows
     idx = source.sample_indices(rows, config.seed)
     z = source.sample(rows, config.seed)
-    rcfg = replace(config.rho, max_rows=None)
-    out: dict[str, RhoResult] = {}
+    run_cfg = replace(cfg, max_rows=None)
+    out: dict[str, Any] = {}
     for name, attr in source.attributes.items():
         cb = None
         if on_epoch is not None:
             cb = (lambda nm: (lambda e, m, v: on_epoch(nm, e, m, v)))(name)
         try:
-            with _naming(source.path, name, "rho*"):
-                res = rho_star(z, attr.take(idx), rcfg, seed=config.seed, device=config.device,
-                               progress=cb)
+            with _naming(source.path, name, s.label):
+                res = s.function(z, attr.take(idx), run_cfg, seed=config.seed,
+                                 device=config.device, progress=cb)
         except NotEstimable as exc:
-            notes[name].append(f"{exc}: no rho* for this attribute")
+            notes[name].append(f"{exc}: no {s.label} for this attribute")
             continue
         # The subsample was drawn here: report it against the rows available.
         out[name] = replace(res, n_rows=source.n_rows, subsampled=len(idx) < source.n_rows)
@@ -196,20 +188,22 @@ def _rho(source: Source, config: AuditConfig, on_epoch: EpochFn | None,
 
 
 def family_members(results: dict[str, Any]) -> list[FamilyTest]:
-    """An attribute's tests in the audit's family. SI and linear tested on the same full-sample
-    permutations are one member, combined exactly by min-p (power of the better test, no
-    Bonferroni factor between two tests of the same rows); otherwise each test is a member."""
-    s, li, r = results.get("sliced"), results.get("linear"), results.get("rho")
+    """An attribute's tests in the audit's family (``results``: estimator -> result or None,
+    in registry order). The estimators with a joint null (the registry's ``joint_null``) whose
+    full-sample test ran on the same permutations are one member, combined exactly by min-p
+    (power of the better test, no Bonferroni factor between tests of the same rows); every
+    other test is a member of its own."""
+    ran = [(e, r) for e, r in results.items() if r is not None]
+    joint = [(e, r) for e, r in ran if spec(e).joint_null and r.full_null is not None]
+    if len(joint) < 2 or len({r.full_null.null.numel() for _, r in joint}) != 1:
+        joint = []
     out: list[FamilyTest] = []
-    both = (s is not None and li is not None and s.full_null is not None
-            and li.full_null is not None and s.full_null.null.numel() == li.full_null.null.numel())
-    if both:
-        out.append(FamilyTest(("sliced", "linear"), min_p([s.full_null, li.full_null])))
-    else:
-        out += [FamilyTest((e,), x.p_value) for e, x in (("sliced", s), ("linear", li))
-                if x is not None and x.p_value is not None]
-    if r is not None and r.p_value is not None:
-        out.append(FamilyTest(("rho",), r.p_value))
+    for e, r in ran:
+        if joint and e == joint[0][0]:
+            out.append(FamilyTest(tuple(j for j, _ in joint),
+                                  min_p([x.full_null for _, x in joint])))
+        elif all(e != j for j, _ in joint) and r.p_value is not None:
+            out.append(FamilyTest((e,), r.p_value))
     return out
 
 
@@ -224,8 +218,9 @@ def _class_notes(attr: Attribute) -> list[str]:
 
 def run_audit(source: Source, config: AuditConfig = AuditConfig(), policy: Policy = Policy(),
               *, on_rows: RowsFn | None = None, on_epoch: EpochFn | None = None) -> AuditResult:
-    """Audit every attribute of ``source``: SI and linear in one streaming pass, then rho*;
-    the verdict adjusts every test of every attribute as one family (``policy``)."""
+    """Audit every attribute of ``source``: the streamed estimators in one pass, then the
+    others on a subsample; the verdict adjusts every test of every attribute as one family
+    (``policy``)."""
     data: Source = source
     subsampled = None
     if config.max_rows is not None and config.max_rows < source.n_rows:
@@ -236,10 +231,11 @@ def run_audit(source: Source, config: AuditConfig = AuditConfig(), policy: Polic
         # The calibration sample would be the whole file: read it once, not twice.
         data = InMemorySource(source.embeddings(), source.attributes, source.path)
     notes = {k: _class_notes(a) for k, a in data.attributes.items()}
-    sliced, linear, std_info = _streamed(data, config, on_rows)
-    rhos = _rho(data, config, on_epoch, notes) if "rho" in config.estimators else {}
+    per_estimator, std_info = _streamed(data, config, on_rows)
+    for e in config.subsampled:
+        per_estimator[e] = _subsampled(data, config, e, on_epoch, notes)
 
-    results = {k: {"sliced": sliced.get(k), "linear": linear.get(k), "rho": rhos.get(k)}
+    results = {k: {e: per_estimator.get(e, {}).get(k) for e in REGISTRY}
                for k in data.attributes}
     decisions = policy.decide(results, {k: family_members(r) for k, r in results.items()})
     audits: dict[str, AttributeAudit] = {}

@@ -1,6 +1,6 @@
 """Did leakage rise since a baseline? Comparing two audit reports, estimate by estimate.
 
-The test. For every attribute and estimator (SI, linear, rho*) measured in both reports with a
+The test. For every attribute and estimator measured in both reports with a
 95% bootstrap interval, ``diff = new - old``; each estimate's standard error is read off its
 percentile interval, ``se = (hi - lo) / (2 * 1.959964)`` (exact for a normal sampling
 distribution); ``z = diff / sqrt(se_new**2 + se_old**2)`` -- a z-test of the difference of two
@@ -20,12 +20,12 @@ between two fits can look significant. Treat a rise as a prompt to look, not as 
 ``compare`` returns (JSON-ready)::
 
     {"alpha": 0.01, "correction": "holm", "verdict": "pass" | "fail",
-     "comparisons": [{"attribute": "sex", "estimator": "rho",   # sliced | linear | rho
+     "comparisons": [{"attribute": "sex", "estimator": NAME,    # a registry name
                       "old": 0.41, "new": 0.61, "diff": 0.20,
                       "z": 7.1,           # null when infinite (zero-width intervals, a rise)
                       "p": 6e-13, "p_adjusted": 4e-12, "rose": True}, ...],
-     "missing": ["race", "sex (rho)"],    # in the old report, not in the new one
-     "not_compared": ["age (linear)"]}    # in both, but an interval or value is null
+     "missing": ["race", "sex (NAME)"],   # in the old report, not in the new one
+     "not_compared": ["age (NAME)"]}     # in both, but an interval or value is null
 """
 
 from __future__ import annotations
@@ -33,10 +33,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from infomin_cli.pipeline.policy import CORRECTIONS, ESTIMATORS, adjust
+from infomin_cli.estimators.registry import REGISTRY
+from infomin_cli.pipeline.policy import CORRECTIONS, adjust
 
-#: the report's block for each estimator name
-BLOCK = {"sliced": "sliced", "linear": "linear", "rho": "rho_star"}
 #: the key of :func:`compare_runs`'s result listing the new run's checks not compared
 NOT_COMPARED = "_not_compared"
 Z95 = 1.959964
@@ -68,7 +67,7 @@ def compare(new_report: dict, old_report: dict, *, alpha: float,
             correction: str = "holm") -> dict[str, Any]:
     """Compare two audit reports (one check each); see the module docstring for the test and
     the returned dict. Attributes are taken in the new report's order, estimators in
-    ``sliced, linear, rho`` order."""
+    registry order (each read from its report block)."""
     if correction not in CORRECTIONS:
         raise ValueError(f"unknown correction {correction!r} (choose from "
                          f"{', '.join(CORRECTIONS)})")
@@ -81,8 +80,8 @@ def compare(new_report: dict, old_report: dict, *, alpha: float,
         old = old_attrs.get(attr)
         if old is None:
             continue
-        for est in ESTIMATORS:
-            nb, ob = new.get(BLOCK[est]), old.get(BLOCK[est])
+        for est, s in REGISTRY.items():
+            nb, ob = new.get(s.block), old.get(s.block)
             if ob is None:
                 continue
             if nb is None:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from infomin_cli.errors import InputError, SettingError
+from infomin_cli.estimators.registry import REGISTRY
 from infomin_cli.io.source import LoadOptions
 from infomin_cli.io.uri import is_uri, local_path
 from infomin_cli.pipeline.audit import AuditConfig
@@ -55,7 +56,6 @@ SETTINGS = tuple(k for k in AUDIT_DEFAULTS if k != "fail_above")
 CHECK_KEYS = ("name", "input", "attributes", "emb_col", "emb_cols", "attrs_file", "id_col",
               "attr_kinds", "strict", "thresholds", *SETTINGS)
 TOP_KEYS = ("checks", "thresholds", *SETTINGS)
-THRESHOLD_KEYS = ("sliced", "linear", "rho")
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def _keys(path: Path, where: str, table: Any, allowed: tuple[str, ...]) -> dict:
 
 
 def _thresholds(path: Path, where: str, table: Any) -> dict:
-    _keys(path, where, table, THRESHOLD_KEYS)
+    _keys(path, where, table, tuple(REGISTRY))  # a threshold per registry estimator
     out = {}
     for est, spec in table.items():
         if isinstance(spec, bool) or not isinstance(spec, (int, float, dict)):

@@ -2,13 +2,17 @@
 
 Command-line flags and (for ``check``) a TOML table are both a flat mapping::
 
-    estimators    "sliced,linear,rho" or a list     slices, order, aggregation
-    permutations  None (auto) or a count, for        max_rows, rho_max_rows
-                  every estimator's test             seed (0 <= seed < 2**63), device
-    alpha, correction (holm, bonferroni, none)       rank_transform (bool)
+    estimators    registry names, comma-separated    the estimators' own settings (the
+                  or a list                          registry's ``settings``: slices, order,
+    permutations  None (auto) or a count, for        aggregation, rho_max_rows, ...)
+                  every estimator's test             max_rows, seed (0 <= seed < 2**63)
+    alpha, correction (holm, bonferroni, none)       device, rank_transform (bool)
     engine        "local" or "ray" (where the streaming pass runs; same report)
-    fail_above    "rho=0.2" / "rho:point=0.2" strings, or an {estimator: value} table
+    fail_above    "NAME=X" / "NAME:point=X" strings, or an {estimator: value} table
 
+:data:`DEFAULTS` holds every setting's default, read off the config dataclasses
+(:class:`~infomin_cli.pipeline.audit.AuditConfig`, the estimators' configs,
+:class:`~infomin_cli.pipeline.policy.Policy`): the command line reads its defaults from it.
 :func:`audit_settings` returns the :class:`~infomin_cli.pipeline.audit.AuditConfig` and the
 :class:`~infomin_cli.pipeline.policy.Policy`; any bad value is a ``ValueError`` naming the key,
 and unknown keys get a "did you mean".
@@ -18,33 +22,42 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import fields
+from typing import Any, get_args
 
+from infomin_cli.engine import ENGINES
 from infomin_cli.errors import SettingError
-from infomin_cli.estimators.linear import LinearConfig
-from infomin_cli.estimators.rho import RhoConfig
-from infomin_cli.estimators.sliced import SlicedConfig
+from infomin_cli.estimators.registry import NAMES, REGISTRY
 from infomin_cli.pipeline.audit import AuditConfig
 from infomin_cli.pipeline.policy import Policy, parse_estimators, parse_threshold
+from infomin_cli.stats.cca import Aggregation
 from infomin_cli.stats.device import resolve_device
 
+
+def _defaults(cls: type) -> dict[str, Any]:
+    return {f.name: f.default for f in fields(cls)}
+
+
+def _estimator_defaults() -> dict[str, Any]:
+    """Each estimator setting's default: its config dataclass's (the first estimator that
+    takes a setting gives it)."""
+    out: dict[str, Any] = {}
+    for s in REGISTRY.values():
+        for key in s.settings:
+            out.setdefault(key, s.default(key))
+    return out
+
+
+_AUDIT, _POLICY, _ESTIMATOR = _defaults(AuditConfig), _defaults(Policy), _estimator_defaults()
 DEFAULTS: dict[str, Any] = {
-    "estimators": "sliced,linear,rho",
-    "slices": 100,
-    "order": 3,
-    "aggregation": "pairwise",
-    "permutations": None,
-    "max_rows": None,
-    "rho_max_rows": 50_000,
-    "seed": 0,
-    "device": "auto",
-    "alpha": 0.01,
-    "correction": "holm",
+    "estimators": ",".join(NAMES),
+    **_ESTIMATOR,
+    "permutations": None,  # auto: enough for the family (Policy.permutations_needed)
+    **{k: _AUDIT[k] for k in ("max_rows", "seed", "device")},
+    **{k: _POLICY[k] for k in ("alpha", "correction")},
     "fail_above": (),
-    "rank_transform": True,
-    "engine": "local",
+    "engine": _AUDIT["engine"],
 }
-ENGINES = ("local", "ray")
 MINIMUM = {"slices": 1, "order": 1, "permutations": 0, "max_rows": 50, "rho_max_rows": 50}
 
 
@@ -97,8 +110,8 @@ def audit_settings(options: Mapping[str, Any], attributes: int = 1
     if not isinstance(o["rank_transform"], bool):
         raise SettingError("rank_transform", f"{o['rank_transform']!r}: expected true or false")
     if o["engine"] not in ENGINES:
-        raise SettingError("engine", f"{o['engine']!r}: expected local or ray")
-    if o["aggregation"] not in ("pairwise", "joint"):
+        raise SettingError("engine", f"{o['engine']!r}: expected {' or '.join(ENGINES)}")
+    if o["aggregation"] not in get_args(Aggregation):
         raise SettingError("aggregation", f"{o['aggregation']!r}: expected pairwise or joint")
     try:
         device = str(resolve_device(str(o["device"])))
@@ -114,14 +127,10 @@ def audit_settings(options: Mapping[str, Any], attributes: int = 1
     if perms is None:
         perms = policy.permutations_needed(names, attributes)
     policy.validate(names, perms, attributes)
-    ranks = o["rank_transform"]
+    settings = {**o, **ints, "permutations": perms}
     config = AuditConfig(
         estimators=names,
-        sliced=SlicedConfig(slices=ints["slices"], order=ints["order"],  # type: ignore[arg-type]
-                            aggregation=o["aggregation"], permutations=perms,
-                            rank_transform=ranks),
-        linear=LinearConfig(permutations=perms),
-        rho=RhoConfig(max_rows=ints["rho_max_rows"], permutations=perms, rank_transform=ranks),
+        configs={n: s.config(settings) for n, s in REGISTRY.items()},
         max_rows=ints["max_rows"],
         seed=seed,
         device=device,

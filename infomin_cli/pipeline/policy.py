@@ -5,7 +5,7 @@ into verdicts; :meth:`Policy.rules` says the rule in words; :meth:`Policy.valida
 settings that can never fail. Nothing here knows about command-line flags: errors are
 :class:`~infomin_cli.errors.SettingError` naming the setting, the CLI adds its flag.
 
-Significance (``alpha``). Every permutation test that ran -- SI, linear and rho*, for every
+Significance (``alpha``). Every permutation test that ran -- of every estimator, for every
 attribute -- is one member of a single family, and the family's p-values are adjusted together
 (``correction``: ``holm`` by default, ``bonferroni``, or ``none``). An attribute fails when one
 of its adjusted p-values is at most ``alpha``. With Holm or Bonferroni, an embedding independent
@@ -26,25 +26,28 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from infomin_cli.errors import SettingError
+from infomin_cli.estimators.registry import BARE_THRESHOLD, REGISTRY, spec
 
-ESTIMATORS: tuple[str, ...] = ("sliced", "linear", "rho")
-LABELS = {"sliced": "SI", "linear": "linear", "rho": "rho*"}
 CORRECTIONS: tuple[str, ...] = ("holm", "bonferroni", "none")
 BOUNDS: tuple[str, ...] = ("lower", "point", "upper")
 Bound = Literal["lower", "point", "upper"]
 
 
+def _unknown(name: str) -> ValueError:
+    return ValueError(f"unknown estimator {name!r} (choose from {', '.join(REGISTRY)})")
+
+
 def parse_estimators(names: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """``"sliced,linear"`` or a list -> a tuple of known estimator names, in order, unique."""
+    """A comma-separated string or a list -> a tuple of registry names, in order, unique."""
     if not isinstance(names, (str, list, tuple)):
         raise ValueError(f"expected a comma-separated string or a list, got {names!r}")
     items = names.split(",") if isinstance(names, str) else [str(n) for n in names]
     out = tuple(dict.fromkeys(p.strip().lower() for p in items if p.strip()))
     if not out:
-        raise ValueError(f"name at least one of {', '.join(ESTIMATORS)}")
+        raise ValueError(f"name at least one of {', '.join(REGISTRY)}")
     for n in out:
-        if n not in ESTIMATORS:
-            raise ValueError(f"unknown estimator {n!r} (choose from {', '.join(ESTIMATORS)})")
+        if n not in REGISTRY:
+            raise _unknown(n)
     return out
 
 
@@ -58,14 +61,15 @@ class Threshold:
 
 
 def parse_threshold(text: str) -> tuple[str, Threshold]:
-    """``"0.2"`` -> SI, lower bound; ``"rho=0.3"``; ``"rho:point=0.3"``; ``"linear:upper=0.1"``."""
+    """``"NAME[:BOUND]=X"`` -> ``(NAME, Threshold(X, BOUND))``, the bound ``lower`` by
+    default; a bare ``"X"`` is a threshold on the registry's ``BARE_THRESHOLD`` estimator."""
     name, sep, num = text.partition("=")
     if not sep:
-        name, num = "sliced", text
+        name, num = BARE_THRESHOLD, text
     name, _, bound = name.strip().lower().partition(":")
     bound = bound or "lower"
-    if name not in ESTIMATORS:
-        raise ValueError(f"unknown estimator {name!r} (choose from {', '.join(ESTIMATORS)})")
+    if name not in REGISTRY:
+        raise _unknown(name)
     if bound not in BOUNDS:
         raise ValueError(f"unknown bound {bound!r} (choose from {', '.join(BOUNDS)})")
     try:
@@ -96,7 +100,7 @@ def adjust(pvalues: list[float], method: str) -> list[float]:
 @dataclass(frozen=True)
 class FamilyTest:
     """One member of the family: the test of one estimator, or of several combined on shared
-    permutations (SI and linear by min-p); ``p_adjusted`` is filled in by the policy."""
+    permutations (by min-p); ``p_adjusted`` is filled in by the policy."""
 
     estimators: tuple[str, ...]
     p: float
@@ -104,7 +108,7 @@ class FamilyTest:
 
     @property
     def label(self) -> str:
-        return "+".join(LABELS[e] for e in self.estimators)
+        return "+".join(spec(e).label for e in self.estimators)
 
     def to_json(self) -> dict:
         return {"estimators": list(self.estimators), "p": self.p, "p_adjusted": self.p_adjusted}
@@ -138,7 +142,7 @@ class Policy:
             k: v if isinstance(v, Threshold) else Threshold(float(v))
             for k, v in self.fail_above.items()})
         for name, th in self.fail_above.items():
-            if name not in ESTIMATORS or not 0.0 <= th.value <= 1.0 or th.bound not in BOUNDS:
+            if name not in REGISTRY or not 0.0 <= th.value <= 1.0 or th.bound not in BOUNDS:
                 raise SettingError("fail_above", f"{name}={th.value}: unknown estimator or bound, "
                                    "or a threshold outside [0, 1]")
 
@@ -153,7 +157,7 @@ class Policy:
                                else Threshold(float(v)) for k, v in data["fail_above"].items()})
 
     def family_size(self, estimators: tuple[str, ...], attributes: int) -> int:
-        """Tests in the family: every estimator (all three have a permutation test) for every
+        """Tests in the family: every estimator (each has a permutation test) for every
         attribute, when significance is on."""
         return len(estimators) * attributes if self.alpha > 0 else 0
 
@@ -195,10 +199,10 @@ class Policy:
                tests: dict[str, list[FamilyTest]] | None = None) -> dict[str, Decision]:
         """``results[attribute][estimator]`` is a result (or None). ``tests[attribute]`` lists
         the attribute's members of the family (default: one per estimator with a p-value; the
-        audit passes SI and linear as one combined member when they share permutations).
+        audit passes estimators that share permutations as one combined member).
         Every member of every attribute is adjusted as one family, then thresholds apply."""
         if tests is None:
-            tests = {a: [FamilyTest((e,), per[e].p_value) for e in ESTIMATORS
+            tests = {a: [FamilyTest((e,), per[e].p_value) for e in REGISTRY
                          if per.get(e) is not None and getattr(per[e], "p_value", None) is not None]
                      for a, per in results.items()}
         keys = [(a, i) for a in results for i in range(len(tests.get(a, [])))]
@@ -223,7 +227,7 @@ class Policy:
                 if x is not None and x > th.value:
                     what = {"lower": "lower 95% bound", "upper": "upper 95% bound",
                             "point": "estimate"}[th.bound]
-                    reasons.append(f"{LABELS[name]} {what} {x:.3f} > {th.value:g}")
+                    reasons.append(f"{spec(name).label} {what} {x:.3f} > {th.value:g}")
                     if name not in decided:
                         decided.append(name)
             out[attr] = Decision("fail" if reasons else "pass", tuple(reasons), tuple(decided),
@@ -231,16 +235,17 @@ class Policy:
         return out
 
     def rules(self, estimators: tuple[str, ...]) -> list[str]:
-        """The rule in words, e.g. ``["fail when a Holm-adjusted p (SI, linear, rho*) <= 0.01"]``."""
+        """The rule in words, e.g. ``["fail when a Holm-adjusted p (LABEL, ...; all attributes
+        one family) <= 0.01"]`` with the estimators' registry labels."""
         out = []
         if self.alpha > 0:
-            names = ", ".join(LABELS[e] for e in estimators)
+            names = ", ".join(spec(e).label for e in estimators)
             how = {"holm": "Holm-adjusted ", "bonferroni": "Bonferroni-adjusted ", "none": ""}
             out.append(f"fail when a {how[self.correction]}p ({names}; all attributes one "
                        f"family) <= {self.alpha:g}")
         for k, th in self.fail_above.items():
             what = {"lower": "lower 95% bound", "upper": "upper 95% bound", "point": "estimate"}
-            out.append(f"fail when {LABELS[k]} {what[th.bound]} > {th.value:g}")
+            out.append(f"fail when {spec(k).label} {what[th.bound]} > {th.value:g}")
         return out
 
 

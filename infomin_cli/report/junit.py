@@ -19,9 +19,8 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from infomin_cli.pipeline.policy import ESTIMATORS, LABELS
+from infomin_cli.estimators.registry import REGISTRY
 
-BLOCK = {"sliced": "sliced", "linear": "linear", "rho": "rho_star"}
 BOUND_WORDS = {"lower": "lower 95% bound", "upper": "upper 95% bound", "point": "estimate"}
 _INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -39,8 +38,18 @@ def _p(x: Any) -> str:
     return "—" if x is None else format(x, ".2g")
 
 
+def _label(estimator: Any) -> Any:
+    """An estimator's plain label (the name itself when not registered)."""
+    return REGISTRY[estimator].label if estimator in REGISTRY else estimator
+
+
+def _block(attr: dict, estimator: Any) -> dict | None:
+    """The report block of ``estimator`` in ``attr`` (None when absent or not registered)."""
+    return attr.get(REGISTRY[estimator].block) if estimator in REGISTRY else None
+
+
 def estimate_text(label: str, block: dict) -> str:
-    """``rho* = 0.610 [0.581, 0.637], null95 0.041``."""
+    """``LABEL = 0.610 [0.581, 0.637], null95 0.041``."""
     ci = block.get("ci")
     out = f"{label} = {_f(block.get('value'))}"
     if ci and None not in ci:
@@ -51,8 +60,8 @@ def estimate_text(label: str, block: dict) -> str:
 
 
 def _values(attr: dict, estimators: list[str]) -> str:
-    parts = [estimate_text(LABELS[e], attr[BLOCK[e]]) for e in estimators
-             if e in BLOCK and attr.get(BLOCK[e])]
+    parts = [estimate_text(_label(e), _block(attr, e)) for e in estimators
+             if _block(attr, e)]
     return f" ({'; '.join(parts)})" if parts else ""
 
 
@@ -74,7 +83,7 @@ def _reason_estimators(attr: dict, thresholds: dict) -> list[list[str]] | None:
         if alpha > 0 and pa is not None and pa <= alpha:
             out.append(list(t.get("estimators") or []))
     for est, th in (thresholds.get("fail_above") or {}).items():
-        block = attr.get(BLOCK.get(est, ""))
+        block = _block(attr, est)
         if not block or not isinstance(th, dict):
             continue
         x = _bounded(block, th.get("bound", "lower"))
@@ -84,7 +93,7 @@ def _reason_estimators(attr: dict, thresholds: dict) -> list[list[str]] | None:
     if len(out) != len(reasons):
         return None
     for reason, ests in zip(reasons, out):  # a sanity check on the order, not a parse
-        if not str(reason).startswith("+".join(LABELS.get(e, e) for e in ests)):
+        if not str(reason).startswith("+".join(_label(e) for e in ests)):
             return None
     return out
 
@@ -97,18 +106,18 @@ def _rises(baseline: dict | None, name: str) -> list[dict]:
 
 
 def rise_text(c: dict, correction: str, alpha: Any) -> str:
-    """``rho* rose vs baseline 0.410 -> 0.610 (+0.200, one-sided p=1e-05, holm-adjusted 3e-05
+    """``LABEL rose vs baseline 0.410 -> 0.610 (+0.200, one-sided p=1e-05, holm-adjusted 3e-05
     <= alpha 0.01)``."""
     adj = "" if correction == "none" else f", {correction}-adjusted {_p(c.get('p_adjusted'))}"
-    return (f"{LABELS.get(c.get('estimator'), c.get('estimator'))} rose vs baseline "
+    return (f"{_label(c.get('estimator'))} rose vs baseline "
             f"{_f(c.get('old'))} -> {_f(c.get('new'))} ({_f(c.get('diff'), '+.3f')}, "
             f"one-sided p={_p(c.get('p'))}{adj} <= alpha {alpha:g})")
 
 
 def failure_message(name: str, attr: dict, thresholds: dict,
                     baseline: dict | None = None) -> str:
-    """One line: ``sex: rho* lower 95% bound 0.584 > 0.2 (rho* = 0.610 [0.584, 0.637], null95
-    0.041); ...``, then any rise over the baseline."""
+    """One line: ``sex: LABEL lower 95% bound 0.584 > 0.2 (LABEL = 0.610 [0.584, 0.637],
+    null95 0.041); ...``, then any rise over the baseline."""
     parts: list[str] = []
     reasons = [str(r) for r in attr.get("reasons") or []]
     if attr.get("verdict") == "fail":
@@ -137,23 +146,23 @@ def detail_text(check: str, name: str, attr: dict, report: dict,
         lines.append(f"  fail: {r}")
     lines.append("estimates (held-out value [95% interval], null95 = 95th percentile of the "
                  "permutation null):")
-    for e in ESTIMATORS:
-        b = attr.get(BLOCK[e])
+    for e in REGISTRY:
+        b = _block(attr, e)
         if b:
             extra = f", p {_p(b.get('p_value'))}" if b.get("p_value") is not None else ""
             if b.get("n_eval") is not None:
                 extra += f", n_eval {b['n_eval']}"
-            lines.append(f"  {estimate_text(LABELS[e], b)}{extra}")
+            lines.append(f"  {estimate_text(_label(e), b)}{extra}")
     tests = attr.get("tests") or []
     if tests:
         corr = th.get("correction", "holm")
         lines.append(f"tests ({corr}-adjusted over the check, alpha {th.get('alpha', 0):g}):")
         for t in tests:
-            label = "+".join(LABELS.get(e, e) for e in t.get("estimators") or [])
+            label = "+".join(map(str, (_label(e) for e in t.get("estimators") or [])))
             lines.append(f"  {label}: p {_p(t.get('p'))}, adjusted {_p(t.get('p_adjusted'))}")
     for est, t in (th.get("fail_above") or {}).items():
         if isinstance(t, dict):
-            lines.append(f"threshold: fail when {LABELS.get(est, est)} "
+            lines.append(f"threshold: fail when {_label(est)} "
                          f"{BOUND_WORDS.get(t.get('bound'), t.get('bound'))} > {t.get('value')}")
     for n in attr.get("notes") or []:
         lines.append(f"note: {n}")
@@ -162,7 +171,7 @@ def detail_text(check: str, name: str, attr: dict, report: dict,
             if c.get("attribute") != name:
                 continue
             z = "inf" if c.get("z") is None else format(c["z"], ".2f")
-            lines.append(f"baseline {LABELS.get(c.get('estimator'), c.get('estimator'))}: "
+            lines.append(f"baseline {_label(c.get('estimator'))}: "
                          f"{_f(c.get('old'))} -> {_f(c.get('new'))} "
                          f"({_f(c.get('diff'), '+.3f')}), z {z}, p {_p(c.get('p'))}, adjusted "
                          f"{_p(c.get('p_adjusted'))}{' ROSE' if c.get('rose') else ''}")

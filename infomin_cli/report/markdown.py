@@ -1,8 +1,8 @@
 """GitHub-flavoured Markdown of an ``infomin check`` run, for a CI job summary
 (``$GITHUB_STEP_SUMMARY``, a merge-request note).
 
-A heading with the overall verdict; per check a table -- attribute | kind | linear | SI | rho*
-(``value [lo–hi] (null95 x)``) | p adj (the smallest adjusted p) | verdict (deciding
+A heading with the overall verdict; per check a table -- attribute | kind | one column per
+estimator run, in the registry's column order (``value [lo–hi] (null95 x)``) | p adj (the smallest adjusted p) | verdict (deciding
 estimators) | vs baseline (when the check was compared with one) -- then bullets: the reasons,
 the notes, the rises over the baseline and what the baseline had that this run lacks. Text
 from the data (attribute names, reasons, notes) is escaped, so a ``|`` cannot break a table.
@@ -13,9 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-BLOCK = {"sliced": "sliced", "linear": "linear", "rho": "rho_star"}
-LABEL = {"linear": "linear", "sliced": "SI", "rho": "ρ\\*"}  # * escaped: not emphasis
-COLUMNS = ("linear", "sliced", "rho")
+from infomin_cli.estimators.registry import REGISTRY, columns
+
 OK, FAIL, WARN = "✅", "❌", "⚠️"
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|&~#])")
 
@@ -70,9 +69,16 @@ def _kind(attr: dict) -> str:
     return md(attr.get("kind", "?"))
 
 
+def _label(estimator: Any, unknown: str | None = None) -> str:
+    """An estimator's Markdown label (``unknown``, or the escaped name, when not registered)."""
+    if estimator in REGISTRY:
+        return REGISTRY[estimator].markdown
+    return md(estimator) if unknown is None else unknown
+
+
 def _verdict(attr: dict) -> str:
     v = attr.get("verdict", "?")
-    by = ", ".join(LABEL.get(e, md(e)) for e in attr.get("decided_by") or [])
+    by = ", ".join(_label(e) for e in attr.get("decided_by") or [])
     icon = FAIL if v == "fail" else OK if v == "pass" else WARN
     return f"{icon} {md(v)}" + (f" ({by})" if by else "")
 
@@ -84,7 +90,7 @@ def _vs_baseline(baseline: dict, name: str) -> str:
     rose = [c for c in comps if c.get("rose")]
     if not rose:
         return "no rise"
-    return ", ".join(f"{LABEL.get(c.get('estimator'), '?')} {c.get('diff', 0):+.2f} "
+    return ", ".join(f"{_label(c.get('estimator'), '?')} {c.get('diff', 0):+.2f} "
                      f"({_p_eq(c.get('p_adjusted'))}) ⚠" for c in rose)
 
 
@@ -102,14 +108,14 @@ def _check(name: str, entry: dict) -> list[str]:
         meta.append(f"{report['n_rows']:,} rows")
     th = report.get("thresholds") or {}
     meta.append(f"α {th.get('alpha', 0):g}, {md(th.get('correction', 'holm'))}")
-    limits = [f"{LABEL.get(est, md(est))} {md(t.get('bound'))} > {t.get('value')}"
+    limits = [f"{_label(est)} {md(t.get('bound'))} > {t.get('value')}"
               for est, t in (th.get("fail_above") or {}).items() if isinstance(t, dict)]
     if limits:
         meta.append("fail when " + ", ".join(limits))
     out += [" · ".join(meta), ""]
-    est = [e for e in COLUMNS if e in (report.get("estimators") or COLUMNS)]
+    est = columns(report.get("estimators") or REGISTRY)
     baseline = entry.get("baseline")
-    head = ["attribute", "kind", *(LABEL[e] for e in est), "p adj", "verdict"]
+    head = ["attribute", "kind", *(_label(e) for e in est), "p adj", "verdict"]
     align = ["---", "---", *("--:" for _ in est), "--:", "---"]
     if baseline:
         head.append("vs baseline")
@@ -118,7 +124,7 @@ def _check(name: str, entry: dict) -> list[str]:
     attrs = report.get("attributes") or {}
     for aname, a in attrs.items():
         adj = [t["p_adjusted"] for t in a.get("tests") or [] if t.get("p_adjusted") is not None]
-        row = [md(aname), _kind(a), *(_cell(a.get(BLOCK[e])) for e in est),
+        row = [md(aname), _kind(a), *(_cell(a.get(REGISTRY[e].block)) for e in est),
                _p(min(adj)) if adj else "—", _verdict(a)]
         if baseline:
             row.append(_vs_baseline(baseline, aname))
@@ -134,7 +140,7 @@ def _check(name: str, entry: dict) -> list[str]:
             if c.get("rose"):
                 bullets.append(
                     f"- {WARN} **{md(c.get('attribute'))}**: "
-                    f"{LABEL.get(c.get('estimator'), '?')} rose over the baseline "
+                    f"{_label(c.get('estimator'), '?')} rose over the baseline "
                     f"{_num(c.get('old'))} → {_num(c.get('new'))} "
                     f"(one-sided p {_p(c.get('p'))}, {md(corr)}-adjusted "
                     f"{_p(c.get('p_adjusted'))})")

@@ -8,6 +8,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from infomin_cli.estimators.registry import REGISTRY, columns, spec
 from infomin_cli.pipeline.policy import Policy
 
 
@@ -17,10 +18,6 @@ def _num(x: Any, fmt: str = ".3f") -> str:
 
 def _ci(ci: Any) -> str:
     return "—" if not ci else f"{ci[0]:.2f}–{ci[1]:.2f}"
-
-
-LABEL = {"linear": "linear", "sliced": "SI", "rho": "ρ*"}
-BLOCK = {"linear": "linear", "sliced": "sliced", "rho": "rho_star"}
 
 
 def _short(x: Any) -> str:
@@ -52,26 +49,28 @@ def render_audit(report: dict[str, Any], console: Console | None = None) -> None
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("attribute", no_wrap=True)
     table.add_column("kind", no_wrap=True)
-    blocks = [(e, LABEL[e], BLOCK[e]) for e in ("linear", "sliced", "rho") if e in est]
-    for _, label, _ in blocks:
-        table.add_column(f"{label} (null95)", justify="right", no_wrap=True)
-    if "rho" in est:
-        table.add_column("ρ* 95% CI", justify="right", no_wrap=True)
+    shown = [spec(e) for e in columns(est)]
+    with_ci = [s for s in shown if s.ci_column]
+    for s in shown:
+        table.add_column(f"{s.symbol} (null95)", justify="right", no_wrap=True)
+    for s in with_ci:
+        table.add_column(f"{s.symbol} 95% CI", justify="right", no_wrap=True)
     table.add_column("p adj", justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     for name, a in report["attributes"].items():
         kind = f"{a['n_classes']} classes" if a["kind"] == "categorical" else a["kind"]
         row = [name, kind]
-        for _, _, key in blocks:
-            r = a.get(key)
+        for s in shown:
+            r = a.get(s.block)
             row.append("—" if not r else f"{_num(r.get('value'))} ({_short(r.get('null_q95'))})")
-        if "rho" in est:
-            row.append(_ci((a.get("rho_star") or {}).get("ci")))
+        for s in with_ci:
+            row.append(_ci((a.get(s.block) or {}).get("ci")))
         adj = [t["p_adjusted"] for t in a.get("tests", []) if t.get("p_adjusted") is not None]
         row.append(_p(min(adj)) if adj else "—")
         verdict = a["verdict"]
         style = "bold red" if verdict == "fail" else "green"
-        by = ",".join(LABEL[e] for e in a.get("decided_by", []))
+        by = ",".join(REGISTRY[e].symbol if e in REGISTRY else e
+                      for e in a.get("decided_by", []))
         row.append(f"[{style}]{verdict}[/]" + (f" [dim]({by})[/]" if by else ""))
         table.add_row(*row)
     console.print(table)
@@ -88,8 +87,7 @@ def render_audit(report: dict[str, Any], console: Console | None = None) -> None
     rules = Policy.from_json(report["thresholds"]).rules(tuple(est))
     notes = ["value (null95): held-out estimate and the 95th percentile of its permutation "
              "null, the noise floor"]
-    if "rho" in est:
-        notes.append("ρ*: neural HGR maximal correlation on held-out test rows")
+    notes += [s.summary for s in with_ci]
     console.print("[dim]" + "; ".join(notes) + "[/]")
     verdict = report["verdict"]
     colour = "red" if verdict == "fail" else "green"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 
@@ -30,17 +30,16 @@ from infomin_cli.cli.options import (
 )
 from infomin_cli.cli.progress import interactive, progress_bar
 from infomin_cli.errors import InputError
+from infomin_cli.estimators.registry import BARE_THRESHOLD, NAMES, REGISTRY
+from infomin_cli.pipeline.config import DEFAULTS
+from infomin_cli.pipeline.policy import CORRECTIONS
+from infomin_cli.stats.cca import Aggregation
 
+AggregationOpt = Enum("AggregationOpt", {a: a for a in get_args(Aggregation)}, type=str)
+CorrectionOpt = Enum("CorrectionOpt", {c: c for c in CORRECTIONS}, type=str)
 
-class AggregationOpt(str, Enum):
-    pairwise = "pairwise"
-    joint = "joint"
-
-
-class CorrectionOpt(str, Enum):
-    holm = "holm"
-    bonferroni = "bonferroni"
-    none = "none"
+_NAMES = ", ".join(NAMES[:-1]) + f" or {NAMES[-1]}"
+_SYMBOLS = ", ".join(s.symbol for s in REGISTRY.values())
 
 
 @handles_input_errors
@@ -55,41 +54,48 @@ def audit(
     attr_kind: AttrKindOpt = None,
     strict: StrictOpt = False,
     estimators: Annotated[str, typer.Option(
-        "--estimators", help="Comma-separated: sliced, linear, rho.")] = "sliced,linear,rho",
-    slices: Annotated[int, typer.Option("--slices", help="Random 1-D slices S.")] = 100,
-    order: Annotated[int, typer.Option("--order", help="tanh polynomial order K.")] = 3,
+        "--estimators", help=f"Comma-separated: {', '.join(NAMES)}.")] = DEFAULTS["estimators"],
+    slices: Annotated[int, typer.Option(
+        "--slices", help="Random 1-D slices S.")] = DEFAULTS["slices"],
+    order: Annotated[int, typer.Option(
+        "--order", help="tanh polynomial order K.")] = DEFAULTS["order"],
     aggregation: Annotated[AggregationOpt, typer.Option(
         "--aggregation", help="pairwise: max over slice pairs (the paper); joint: one CCA "
-        "over all slices (the reference code).")] = AggregationOpt.pairwise,
+        "over all slices (the reference code).")] = AggregationOpt(DEFAULTS["aggregation"]),
     permutations: Annotated[int | None, typer.Option(
         "--permutations", show_default="auto: enough for alpha over all tests, at least 1000",
-        help="Permutations for every p-value (SI, linear, ρ*).")] = None,
+        help=f"Permutations for every p-value ({_SYMBOLS}).")] = DEFAULTS["permutations"],
     max_rows: Annotated[int | None, typer.Option(
-        "--max-rows", help="Audit a seeded random subsample of this many rows.")] = None,
+        "--max-rows", help="Audit a seeded random subsample of this many rows.")]
+        = DEFAULTS["max_rows"],
     rho_max_rows: Annotated[int, typer.Option(
-        "--rho-max-rows", help="Rows (seeded subsample) used to train and test ρ*.")] = 50_000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for slices, splits, subsamples.")] = 0,
+        "--rho-max-rows", help="Rows (seeded subsample) used to train and test ρ*.")]
+        = DEFAULTS["rho_max_rows"],
+    seed: Annotated[int, typer.Option(
+        "--seed", help="Seed for slices, splits, subsamples.")] = DEFAULTS["seed"],
     device: Annotated[str, typer.Option(
-        "--device", help="auto (CUDA when present), cpu or cuda.")] = "auto",
+        "--device", help="auto (CUDA when present), cpu or cuda.")] = DEFAULTS["device"],
     alpha: Annotated[float, typer.Option(
         "--alpha", help="Fail an attribute when one of its adjusted p-values is at most alpha; "
-        "every test of every attribute is one family (0: off).")] = 0.01,
+        "every test of every attribute is one family (0: off).")] = DEFAULTS["alpha"],
     correction: Annotated[CorrectionOpt, typer.Option(
-        "--correction", help="Multiple-testing adjustment over the family.")] = CorrectionOpt.holm,
+        "--correction", help="Multiple-testing adjustment over the family.")]
+        = CorrectionOpt(DEFAULTS["correction"]),
     fail_above: Annotated[list[str] | None, typer.Option(
         "--fail-above", metavar="EST[:BOUND]=X",
         help="Fail when an estimator's number exceeds X: 'rho=0.2' compares the lower 95% "
              "bound (default), 'rho:point=0.2' the estimate, 'rho:upper=0.2' the upper bound; "
-             "EST is sliced, linear or rho (a bare '0.1' means sliced); repeatable.")] = None,
+             f"EST is {_NAMES} (a bare '0.1' means {BARE_THRESHOLD}); repeatable.")] = None,
     rank_transform: Annotated[bool, typer.Option(
         "--rank-transform/--no-rank-transform",
-        help="Continuous attributes enter SI and ρ* through their normal scores.")] = True,
+        help="Continuous attributes enter SI and ρ* through their normal scores.")]
+        = DEFAULTS["rank_transform"],
     fmt: Annotated[Format, typer.Option(
         "--format", help="table, or JSON only on stdout.")] = Format.table,
     output: Annotated[str | None, typer.Option(
         "--output", "-o", metavar="FILE", help="Also write the JSON report here (atomically).")]
         = None,
-    engine: EngineOpt = Engine.local,
+    engine: EngineOpt = Engine(DEFAULTS["engine"]),
 ) -> None:
     """Sliced dependence (with a permutation p-value), linear leakage and neural ρ* per attribute.
 
@@ -122,19 +128,20 @@ def audit(
             raise InputError(f"--output {exc}") from exc
 
     source = open_dataset(file, attr, options)
-    names = config.estimators
     with progress_bar(fmt == Format.table and interactive()) as progress:
         on_rows = on_epoch = None
         if progress is not None:
             n_total = min(source.n_rows, max_rows or source.n_rows)
-            if "sliced" in names or "linear" in names:
-                rows_task = progress.add_task("sliced + linear: rows", total=n_total)
+            if config.streamed:
+                rows_task = progress.add_task(f"{' + '.join(config.streamed)}: rows",
+                                              total=n_total)
                 on_rows = lambda done, total: progress.update(rows_task, completed=done)  # noqa: E731
             tasks: dict[str, int] = {}
 
             def on_epoch(name: str, epoch: int, max_epochs: int, val: float) -> None:
                 if name not in tasks:
-                    tasks[name] = progress.add_task(f"ρ* {name}: epochs", total=max_epochs)
+                    what = " + ".join(REGISTRY[e].symbol for e in config.subsampled)
+                    tasks[name] = progress.add_task(f"{what} {name}: epochs", total=max_epochs)
                 progress.update(tasks[name], completed=epoch)
 
         result = run_audit(source, config, policy, on_rows=on_rows, on_epoch=on_epoch)
