@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from infomin_cli import __version__
+from infomin_cli._version import __version__
 from infomin_cli.cli.exit_codes import EXIT_CHECK_FAILED
 from infomin_cli.cli.options import Format, handles_input_errors
 from infomin_cli.cli.progress import interactive, progress_bar
