@@ -9,7 +9,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -167,21 +166,14 @@ def median(xs):
 
 
 def write_json(name: str, payload: dict) -> Path:
-    """Atomic write of results/NAME.json (temp file in the same folder + os.replace)."""
+    """Atomic write of results/NAME.json (:func:`infomin_cli.io.writers.write_atomic`)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload["loadavg_end"] = list(os.getloadavg())
     payload["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     dest = RESULTS / f"{name}.json"
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=RESULTS)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=2, default=_default)
-            fh.write("\n")
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from infomin_cli.io.writers import write_atomic
+
+    write_atomic(dest, json.dumps(payload, indent=2, default=_default) + "\n")
     return dest
 
 

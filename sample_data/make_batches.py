@@ -3,17 +3,18 @@
 Each row of ``adult_attributes.csv`` is assigned to one of four review batches (A-D) by a seeded
 random draw that looks at nothing but the seed. An audit of ``batch`` therefore has a known
 answer -- the embedding carries no information about it -- which makes it the passing example
-of ``infomin check`` (``examples/passing.toml``). Standard library only; rerunning it gives the
-same bytes.
+of ``infomin check`` (``examples/passing.toml``). Standard library and infomin's writer; rerunning it gives the
+same bytes; written atomically through :func:`infomin_cli.io.writers.write_atomic`.
 """
 
 from __future__ import annotations
 
 import csv
-import os
+import io
 import random
-import tempfile
 from pathlib import Path
+
+from infomin_cli.io.writers import write_atomic
 
 HERE = Path(__file__).resolve().parent
 SEED = 20221128
@@ -24,12 +25,11 @@ def main() -> None:
         ids = [row["id"] for row in csv.DictReader(fh)]
     rng = random.Random(SEED)
     batches = [rng.choice("ABCD") for _ in ids]
-    fd, tmp = tempfile.mkstemp(dir=HERE, suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["id", "batch"])
-        w.writerows(zip(ids, batches))
-    os.replace(tmp, HERE / "adult_batches.csv")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", "batch"])
+    w.writerows(zip(ids, batches))
+    write_atomic(HERE / "adult_batches.csv", buf.getvalue())
 
 
 if __name__ == "__main__":

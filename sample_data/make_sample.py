@@ -22,7 +22,7 @@ held-out test split, together with sex/race/age/income, as:
 
 Everything is seeded and single-threaded with deterministic torch algorithms,
 so a rerun produces byte-identical files. Every output is written atomically
-(temporary file in the target directory, then os.replace).
+(:mod:`infomin_cli.io.writers`: a temporary file beside the target, then os.replace).
 """
 
 from __future__ import annotations
@@ -31,9 +31,7 @@ import argparse
 import csv
 import hashlib
 import io
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 SEED = 0
@@ -101,24 +99,6 @@ def read_adult(path: Path) -> list[dict]:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def atomic_write(dest: Path, write) -> None:
-    """Call write(tmp_path) on a temp file next to dest, then os.replace."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 # --------------------------------------------------------------------- features
@@ -199,6 +179,8 @@ def main(argv=None) -> int:
     import pyarrow.parquet as pq
     import torch
 
+    from infomin_cli.io.writers import atomic_file, write_atomic, write_npy_atomic
+
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
 
@@ -260,31 +242,28 @@ def main(argv=None) -> int:
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
 
-    def write_parquet(tbl):
-        return lambda p: pq.write_table(tbl, p, compression="zstd")
-
-    def write_npy(p):
-        with open(p, "wb") as f:
-            np.save(f, emb, allow_pickle=False)
-
-    def write_csv(p):
+    def csv_text() -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["id", "sex", "race", "age", "income"])
         for row in zip(ids.tolist(), sex, race, age.tolist(), income):
             w.writerow(row)
-        with open(p, "w", encoding="utf-8", newline="") as f:
-            f.write(buf.getvalue())
+        return buf.getvalue()
+
+    def write_parquet(dest: Path, tbl) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(dest) as fh:
+            pq.write_table(tbl, fh, compression="zstd")
 
     written = [out / "adult_embeddings.parquet", out / "adult_embeddings.npy",
                out / "adult_attributes.csv"]
-    atomic_write(written[0], write_parquet(table))
-    atomic_write(written[1], write_npy)
-    atomic_write(written[2], write_csv)
+    write_parquet(written[0], table)
+    write_npy_atomic(written[1], emb)
+    write_atomic(written[2], csv_text())
     bounds = np.linspace(0, table.num_rows, N_SHARDS + 1).astype(int)
     for k in range(N_SHARDS):
         dest = out / "adult_shards" / f"part-{k}.parquet"
-        atomic_write(dest, write_parquet(table.slice(bounds[k], bounds[k + 1] - bounds[k])))
+        write_parquet(dest, table.slice(bounds[k], bounds[k + 1] - bounds[k]))
         written.append(dest)
 
     for p in written:

@@ -64,6 +64,126 @@ def test_stats_core_does_not_import_estimators():
                        for m in _imports(path)), path
 
 
+# Layers in import order: a module imports its own layer and earlier ones only. io and stats
+# share the foundation (the sources draw their rows through stats.sampling).
+LAYERS = {"_version": 0, "errors": 0, "attributes": 0, "io": 1, "stats": 1, "estimators": 2,
+          "pipeline": 3, "engine": 3, "debias": 3, "report": 4, "cli": 5}
+
+
+def _module_name(path: Path) -> str:
+    parts = ("infomin_cli", *path.relative_to(PKG).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(PKG.rglob("*.py"))}
+
+
+def _import_statements(name: str, path: Path) -> list[tuple[str, list[str]]]:
+    """``(module, names)`` of every import in the file, in functions and ``TYPE_CHECKING``
+    blocks too; relative imports resolved (``names`` empty for ``import x``)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: list[tuple[str, list[str]]] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out += [(a.name, []) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            if node.level:
+                base = base[: len(base) - node.level + 1]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            out.append((module, [a.name for a in node.names]))
+    return out
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """``{module: modules of infomin_cli it imports}``: ``from pkg import name`` counts as an
+    import of ``pkg.name`` when that is a module, else of ``pkg``."""
+    modules = _modules()
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for name, path in modules.items():
+        for module, names in _import_statements(name, path):
+            targets = {f"{module}.{n}" for n in names if f"{module}.{n}" in modules}
+            if len(targets) < len(names) or not names:
+                targets.add(module)
+            graph[name] |= {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_cycle_finder_finds_cycles():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle_among_modules():
+    graph = _import_graph()
+    assert "infomin_cli.pipeline.audit" in graph and graph["infomin_cli.cli.app"]
+    # the root imports everything; imports of the root are the next test's business
+    graph = {m: ts - {"infomin_cli"} for m, ts in graph.items() if m != "infomin_cli"}
+    assert _cycles(graph) == []
+
+
+def test_no_submodule_imports_the_package_root():
+    bad = []
+    for name, path in _modules().items():
+        if name == "infomin_cli":
+            continue
+        for module, _ in _import_statements(name, path):
+            if module == "infomin_cli":
+                bad.append(name)
+    assert bad == [], f"import from infomin_cli._version (or the module itself): {bad}"
+
+
+def test_no_module_imports_a_later_layer():
+    bad = []
+    for name, targets in _import_graph().items():
+        parts = name.split(".")
+        if len(parts) < 2 or parts[1] not in LAYERS:
+            continue
+        for t in targets:
+            tparts = t.split(".")
+            if len(tparts) >= 2 and LAYERS.get(tparts[1], -1) > LAYERS[parts[1]]:
+                bad.append(f"{name} -> {t}")
+    assert sorted(bad) == [], bad
+
+
 def test_results_share_the_compared_fields():
     rng = np.random.default_rng(0)
     z = rng.standard_normal((400, 4))

@@ -216,3 +216,50 @@ def test_readme_config_example_is_valid(tmp_path):
     (check,) = cfg.checks
     assert check.name == "encoder-v2" and check.config.of("sliced").permutations == 2000
     assert set(check.policy.fail_above) == {"rho", "linear"}
+
+
+def test_run_checks_from_python_is_what_the_cli_writes(invoke, tmp_path):
+    """``run_checks`` drives the gate without the command line: per-check outcomes, the
+    baseline comparison and the verdict; the CLI's ``--output`` is ``run.to_json()``."""
+    from infomin_cli.pipeline.check import CheckRun, run_checks
+    from infomin_cli.report import build_report
+    from infomin_cli.report.build import source_info
+
+    def report(check, source, result):
+        return build_report(result, input_info=source_info(
+            source, check.input, check.load.attrs_file, check.load.id_col, result,
+            check.config.device))
+
+    rng = np.random.default_rng(7)
+    n = 1500
+    z = rng.standard_normal((n, 4)).astype(np.float32)
+    leak = (z[:, 0] + 0.5 * rng.standard_normal(n) > 0).astype(int)
+    pq.write_table(pa.table({"embedding": list_array(z), "leak": leak,
+                             "noise": rng.integers(0, 3, n)}), tmp_path / "e.parquet")
+    cfg_path = tmp_path / "infomin.toml"
+    cfg_path.write_text('alpha = 0.01\nestimators = ["sliced", "linear"]\n'
+                        '[[checks]]\nname = "clean"\ninput = "e.parquet"\nattributes = ["noise"]\n'
+                        '[[checks]]\nname = "leaky"\ninput = "e.parquet"\nattributes = ["leak"]\n')
+    cfg = load_config(cfg_path)
+
+    rows, seen = [], []
+    run = run_checks(cfg, report=report, on_progress=lambda *a: rows.append(a),
+                     on_check=lambda o: seen.append(o.name))
+    assert isinstance(run, CheckRun) and seen == ["clean", "leaky"]
+    assert {r[0] for r in rows} == {"clean", "leaky"} and rows[-1][1] == rows[-1][2] == n
+    assert run["clean"].verdict == "pass" and run["leaky"].verdict == "fail"
+    assert run.verdict == "fail" and run["leaky"].baseline is None
+    assert run["leaky"].audit.attributes["leak"].verdict == "fail"
+    assert run.files == (str(tmp_path / "e.parquet"),) * 2
+
+    out = tmp_path / "run.json"
+    r = invoke("check", "--config", cfg_path, "--output", out, "--format", "json")
+    assert r.exit_code == 1, r.output
+    assert json.loads(out.read_text()) == json.loads(json.dumps(run.to_json()))
+    assert json.loads(r.stdout) == json.loads(out.read_text())
+
+    # against itself as the baseline: compared, nothing rose; --only selects
+    again = run_checks(cfg, report=report, baseline=run.to_json(), only=["clean"])
+    assert [c.name for c in again.checks] == ["clean"] and again.verdict == "pass"
+    assert again["clean"].baseline["verdict"] == "pass" and not again["clean"].rises
+    assert again.to_json()["checks"]["clean"]["baseline"] == again["clean"].baseline

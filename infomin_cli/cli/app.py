@@ -12,7 +12,7 @@ import traceback
 
 import typer
 
-from infomin_cli import __version__
+from infomin_cli._version import __version__
 from infomin_cli.cli.exit_codes import EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED, internal_error_line
 from infomin_cli.cli.state import STATE
 

@@ -306,33 +306,50 @@ def _as_numpy(z: np.ndarray | torch.Tensor) -> np.ndarray:
 # ----------------------------------------------------------------------------- estimator
 
 
-def rho_star(
-    Z: np.ndarray | torch.Tensor,
-    attr: Attribute,
-    config: RhoConfig = RhoConfig(),
-    *,
-    seed: int = 0,
-    device: str | torch.device = "auto",
-    progress: ProgressFn | None = None,
-) -> RhoResult:
-    """Estimate rho*(Z, T) on a held-out test split; see the module docstring for the method.
+@dataclass
+class _Data:
+    """The used rows, reordered into ``[train | val | test]``, and the train-row scalings.
 
-    ``progress(epoch, max_epochs, val_corr)`` is called after every epoch (1-based epoch).
-    Raises ``ValueError`` for mismatched lengths, non-finite values, too few rows, or a
-    constant Z or T (rho* is undefined when one side has no non-constant function).
+    ``z``: float32 embeddings; ``z_in``: h's input (``z``, then with ``rank_embedding`` the
+    columns' normal scores); ``t``: class codes, or float32 (normal scores / centred) values.
     """
-    cfg = config
-    z_all = _as_numpy(Z)
-    n_rows = z_all.shape[0]
-    if len(attr) != n_rows:
-        raise ValueError(
-            f"rho*: {n_rows} embedding rows but attribute {attr.name!r} has {len(attr)} rows")
-    if n_rows < 50:
-        raise ValueError(f"rho*: need at least 50 rows, got {n_rows}")
-    device = resolve_device(device)
-    rng = np.random.default_rng(seed)  # the order of the rows (their split)
 
-    # --- subsample, split (seeded, shuffled)
+    z: np.ndarray
+    z_in: np.ndarray
+    t: np.ndarray
+    discrete: bool
+    n_classes: int
+    p_tr: slice
+    p_va: slice
+    p_te: slice
+    z_shift: np.ndarray
+    z_scale: np.ndarray
+    in_shift: np.ndarray
+    in_scale: np.ndarray
+    d_mlp: int | None
+    t_std: tuple[np.ndarray, np.ndarray] | None
+    n_used: int
+    subsampled: bool
+
+    @property
+    def n_train(self) -> int:
+        return self.p_tr.stop
+
+    @property
+    def n_val(self) -> int:
+        return self.p_va.stop - self.p_va.start
+
+    @property
+    def n_test(self) -> int:
+        return self.p_te.stop - self.p_te.start
+
+
+def _prepare(z_all: np.ndarray, attr: Attribute, cfg: RhoConfig, seed: int) -> _Data:
+    """Seeded subsample (``sample_rows``) and shuffle of the rows, split
+    ``n_train = n - n_val - n_test`` with ``n_val, n_test = max(10, round(frac * n))``;
+    standardisations fitted on the train rows."""
+    n_rows = z_all.shape[0]
+    rng = np.random.default_rng(seed)  # the order of the rows (their split)
     subsampled = cfg.max_rows is not None and n_rows > cfg.max_rows
     rows = sample_rows(n_rows, cfg.max_rows, seed) if subsampled else np.arange(n_rows)
     n_used = len(rows)
@@ -363,13 +380,14 @@ def rho_star(
     z_shift, z_scale = _scaling(z[p_tr], cfg.std_floor)
     if not (z_scale > 0).any():
         raise NotEstimable("rho*: the embeddings are constant on the training rows")
+    t_std = None
     if discrete:
         if len(np.unique(t_vals[p_tr])) < 2:
             raise NotEstimable(f"rho*: attribute {attr.name!r} has a single class on the "
                              "training rows")
     else:
-        t_shift, t_scale = _scaling(t_vals[p_tr], cfg.std_floor)
-        if not (t_scale > 0).any():
+        t_std = _scaling(t_vals[p_tr], cfg.std_floor)
+        if not (t_std[1] > 0).any():
             raise NotEstimable(f"rho*: attribute {attr.name!r} is constant on the training rows")
 
     # h's input: the standardised columns (linear skip), and with rank_embedding their normal
@@ -382,108 +400,169 @@ def rho_star(
         in_shift, in_scale = np.concatenate([z_shift, r_shift]), np.concatenate([z_scale, r_scale])
         d_mlp = z.shape[1]
         del zr
+    return _Data(z, z_in, t_vals, discrete, int(attr.n_classes or 0), p_tr, p_va, p_te,
+                 z_shift, z_scale, in_shift, in_scale, d_mlp, t_std, n_used, bool(subsampled))
 
-    # --- networks and training (seeded: init and dropout use a forked global RNG, so the
-    # caller's RNG state is left untouched; the batch order uses its own generator)
-    rng_devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=rng_devices):
-        torch.manual_seed(seed)
-        h = nn.Sequential(_Standardise(in_shift, in_scale),
-                          _MLPSkip(z.shape[1], cfg.hidden, cfg.layers, cfg.dropout, d_mlp))
-        if discrete:
-            g: nn.Module = _Table(int(attr.n_classes or 0))
-        else:
-            g = nn.Sequential(_Standardise(t_shift, t_scale),
-                              _MLPSkip(t_vals.shape[1], min(cfg.hidden, 64), cfg.layers,
-                                       cfg.dropout))
-        _linear_start(h, g, z, t_vals, discrete, int(attr.n_classes or 0), p_tr, p_va,
-                      z_shift, z_scale, None if discrete else (t_shift, t_scale))
-        h.to(device)
-        g.to(device)
-        params = list(h.parameters()) + list(g.parameters())
-        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        use_amp = bool(cfg.amp) and device.type == "cuda"
 
-        # --- data: CPU tensors; on CUDA moved once when small enough, else batch by batch
-        z_t = torch.from_numpy(z_in)
-        t_t = torch.from_numpy(t_vals.astype(np.int64) if discrete else t_vals)
+def _networks(data: _Data, cfg: RhoConfig) -> tuple[nn.Module, nn.Module]:
+    """h (standardise, MLP + skip) and g (class table, or standardise, MLP + skip) at the
+    linear start. Initial weights come from the global torch RNG (the caller seeds it)."""
+    h = nn.Sequential(_Standardise(data.in_shift, data.in_scale),
+                      _MLPSkip(data.z.shape[1], cfg.hidden, cfg.layers, cfg.dropout, data.d_mlp))
+    if data.discrete:
+        g: nn.Module = _Table(data.n_classes)
+    else:
+        g = nn.Sequential(_Standardise(*data.t_std),  # type: ignore[misc]
+                          _MLPSkip(data.t.shape[1], min(cfg.hidden, 64), cfg.layers,
+                                   cfg.dropout))
+    _linear_start(h, g, data.z, data.t, data.discrete, data.n_classes, data.p_tr, data.p_va,
+                  data.z_shift, data.z_scale, data.t_std)
+    return h, g
+
+
+class _Feed:
+    """The rows as tensors: on CPU, or on CUDA moved once when at most ``_RESIDENT_BYTES``
+    (else pinned and sent batch by batch)."""
+
+    def __init__(self, data: _Data, device: torch.device, use_amp: bool) -> None:
+        self.device, self.use_amp = device, use_amp
+        z_t = torch.from_numpy(data.z_in)
+        t_t = torch.from_numpy(data.t.astype(np.int64) if data.discrete else data.t)
         if device.type != "cpu":
             nbytes = z_t.element_size() * z_t.nelement() + t_t.element_size() * t_t.nelement()
             if nbytes <= _RESIDENT_BYTES:
                 z_t, t_t = z_t.to(device), t_t.to(device)
             elif device.type == "cuda":
                 z_t, t_t = z_t.pin_memory(), t_t.pin_memory()
+        self.z_t, self.t_t = z_t, t_t
 
-        def fetch(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            if z_t.device != device:
-                return (z_t[idx].to(device, non_blocking=True),
-                        t_t[idx].to(device, non_blocking=True))
-            idx = idx.to(device)
-            return z_t[idx], t_t[idx]
+    def fetch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.z_t.device != self.device:
+            return (self.z_t[idx].to(self.device, non_blocking=True),
+                    self.t_t[idx].to(self.device, non_blocking=True))
+        idx = idx.to(self.device)
+        return self.z_t[idx], self.t_t[idx]
 
-        def outputs(part: slice) -> tuple[torch.Tensor, torch.Tensor]:
-            h.eval()
-            g.eval()
-            hs, gs = [], []
-            with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                for s in range(part.start, part.stop, _EVAL_CHUNK):
-                    zb, tb = fetch(torch.arange(s, min(s + _EVAL_CHUNK, part.stop)))
-                    hs.append(h(zb).float().cpu())
-                    gs.append(g(tb).float().cpu())
-            return torch.cat(hs).double(), torch.cat(gs).double()
+    def outputs(self, h: nn.Module, g: nn.Module,
+                part: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(h(z), g(t))`` on the rows ``part`` in eval mode, float64 on CPU."""
+        h.eval()
+        g.eval()
+        hs, gs = [], []
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16,
+                                             enabled=self.use_amp):
+            for s in range(part.start, part.stop, _EVAL_CHUNK):
+                zb, tb = self.fetch(torch.arange(s, min(s + _EVAL_CHUNK, part.stop)))
+                hs.append(h(zb).float().cpu())
+                gs.append(g(tb).float().cpu())
+        return torch.cat(hs).double(), torch.cat(gs).double()
 
-        # A pass has at least 4 steps; batches are equal-sized chunks of seeded permutations.
-        batch = max(min(cfg.batch_size, n_train // 4), min(64, n_train))
-        n_batches = max(1, n_train // batch)
-        passes = max(1, -(-cfg.min_epoch_steps // n_batches))  # >= min_epoch_steps steps
-        gen = torch.Generator().manual_seed(seed)
 
-        # Epoch 0 is the linear start: training is kept only where it beats it on validation.
-        best_val = pearson(*outputs(p_va))
-        best_state = (copy.deepcopy(h.state_dict()), copy.deepcopy(g.state_dict()))
-        best_epoch = 0
-        epochs = 0
-        for epoch in range(1, cfg.max_epochs + 1):
-            h.train()
-            g.train()
-            order = torch.cat([torch.randperm(n_train, generator=gen) for _ in range(passes)])
-            for idx in torch.tensor_split(order, n_batches * passes):
-                zb, tb = fetch(idx)
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                    hb, gb = h(zb), g(tb)
-                loss = -_batch_corr(hb, gb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            epochs = epoch
-            val = pearson(*outputs(p_va))
-            if progress is not None:
-                progress(epoch, cfg.max_epochs, val)
-            if val > best_val + 1e-4:
-                best_val, best_epoch = val, epoch
-                best_state = (copy.deepcopy(h.state_dict()), copy.deepcopy(g.state_dict()))
-            elif epoch - best_epoch >= cfg.patience:
-                break
-        h.load_state_dict(best_state[0])
-        g.load_state_dict(best_state[1])
+def _train(h: nn.Module, g: nn.Module, data: _Data, feed: _Feed, cfg: RhoConfig, seed: int,
+           progress: ProgressFn | None) -> tuple[int, int, float]:
+    """Maximise the batch correlation with AdamW; early stopping on the validation
+    correlation (epoch 0 = the linear start), best weights restored.
+    ``(epochs, best_epoch, best_val)``. Dropout draws from the global torch RNG."""
+    params = list(h.parameters()) + list(g.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    n_train = data.n_train
+    # A pass has at least 4 steps; batches are equal-sized chunks of seeded permutations.
+    batch = max(min(cfg.batch_size, n_train // 4), min(64, n_train))
+    n_batches = max(1, n_train // batch)
+    passes = max(1, -(-cfg.min_epoch_steps // n_batches))  # >= min_epoch_steps steps
+    gen = torch.Generator().manual_seed(seed)
 
-    # --- held-out test value, permutation test and bootstrap interval (h and g frozen)
-    hv, gv = outputs(p_te)
+    # Epoch 0 is the linear start: training is kept only where it beats it on validation.
+    best_val = pearson(*feed.outputs(h, g, data.p_va))
+    best_state = (copy.deepcopy(h.state_dict()), copy.deepcopy(g.state_dict()))
+    best_epoch = 0
+    epochs = 0
+    for epoch in range(1, cfg.max_epochs + 1):
+        h.train()
+        g.train()
+        order = torch.cat([torch.randperm(n_train, generator=gen) for _ in range(passes)])
+        for idx in torch.tensor_split(order, n_batches * passes):
+            zb, tb = feed.fetch(idx)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=feed.use_amp):
+                hb, gb = h(zb), g(tb)
+            loss = -_batch_corr(hb, gb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        epochs = epoch
+        val = pearson(*feed.outputs(h, g, data.p_va))
+        if progress is not None:
+            progress(epoch, cfg.max_epochs, val)
+        if val > best_val + 1e-4:
+            best_val, best_epoch = val, epoch
+            best_state = (copy.deepcopy(h.state_dict()), copy.deepcopy(g.state_dict()))
+        elif epoch - best_epoch >= cfg.patience:
+            break
+    h.load_state_dict(best_state[0])
+    g.load_state_dict(best_state[1])
+    return epochs, best_epoch, best_val
+
+
+def rho_star(
+    Z: np.ndarray | torch.Tensor,
+    attr: Attribute,
+    config: RhoConfig = RhoConfig(),
+    *,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    progress: ProgressFn | None = None,
+) -> RhoResult:
+    """Estimate rho*(Z, T) on a held-out test split; see the module docstring for the method.
+
+    ``progress(epoch, max_epochs, val_corr)`` is called after every epoch (1-based epoch).
+    Raises ``ValueError`` for mismatched lengths, non-finite values, too few rows, or a
+    constant Z or T (rho* is undefined when one side has no non-constant function).
+    """
+    cfg = config
+    z_all = _as_numpy(Z)
+    n_rows = z_all.shape[0]
+    if len(attr) != n_rows:
+        raise ValueError(
+            f"rho*: {n_rows} embedding rows but attribute {attr.name!r} has {len(attr)} rows")
+    if n_rows < 50:
+        raise ValueError(f"rho*: need at least 50 rows, got {n_rows}")
+    device = resolve_device(device)
+    data = _prepare(z_all, attr, cfg, seed)
+
+    # Seeded: init and dropout use a forked global RNG, so the caller's RNG state is left
+    # untouched; the batch order uses its own generator.
+    rng_devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=rng_devices):
+        torch.manual_seed(seed)
+        h, g = _networks(data, cfg)
+        h.to(device)
+        g.to(device)
+        feed = _Feed(data, device, bool(cfg.amp) and device.type == "cuda")
+        epochs, best_epoch, best_val = _train(h, g, data, feed, cfg, seed, progress)
+
+    return _read_out(h, g, data, feed, cfg, seed, n_rows=n_rows, epochs=epochs,
+                     best_epoch=best_epoch, best_val=best_val)
+
+
+def _read_out(h: nn.Module, g: nn.Module, data: _Data, feed: _Feed, cfg: RhoConfig, seed: int,
+              *, n_rows: int, epochs: int, best_epoch: int, best_val: float) -> RhoResult:
+    """Held-out test value, permutation test and bootstrap interval, h and g frozen."""
+    hv, gv = feed.outputs(h, g, data.p_te)
     ho = heldout_evaluation(hv, gv, permutations=cfg.permutations, bootstrap=cfg.bootstrap,
                             seed=seed, level=cfg.ci_level)
     summary = ho.summary()
     summary["ci_method"] = "bootstrap-test-rows" if ho.ci is not None else None
     return RhoResult(
         **summary,
-        n_eval=n_test,
+        n_eval=data.n_test,
         p_method="test-rows-permutation" if cfg.permutations else None,
-        n_train=n_train,
-        n_val=n_val,
-        n_test=n_test,
-        n_used=n_used,
+        n_train=data.n_train,
+        n_val=data.n_val,
+        n_test=data.n_test,
+        n_used=data.n_used,
         n_rows=n_rows,
-        subsampled=bool(subsampled),
-        device=str(device),
+        subsampled=data.subsampled,
+        device=str(feed.device),
         epochs=epochs,
         best_epoch=best_epoch,
         val_best=float(best_val),

@@ -8,7 +8,8 @@ Public API::
 
 from infomin_cli.io.describe import inspect_file
 from infomin_cli.io.kinds import CATEGORICAL_MAX
-from infomin_cli.io.source import DatasetSource, InMemorySource, LoadOptions, Source, open_dataset
+from infomin_cli.io.options import LoadOptions
+from infomin_cli.io.source import DatasetSource, InMemorySource, Source, open_dataset
 from infomin_cli.io.writers import (
     with_embedding,
     write_atomic,

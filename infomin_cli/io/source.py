@@ -9,7 +9,6 @@ selects the same rows whichever source holds them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -18,25 +17,16 @@ import pyarrow as pa
 
 from infomin_cli.attributes import Attribute
 from infomin_cli.errors import InputError
-from infomin_cli.io.attrs import align_by_id, open_table
-from infomin_cli.io.common import column_not_found, plural
-from infomin_cli.io.kinds import build_attribute, check_kind_name, missing_mask, normalize
+from infomin_cli.io.attribute_columns import load_attribute_columns
+from infomin_cli.io.common import plural
+from infomin_cli.io.kinds import build_attribute, missing_mask
 from infomin_cli.io.npy import NPY_MAGIC, ZIP_MAGIC, NpyEmbeddings
+from infomin_cli.io.options import LoadOptions
 from infomin_cli.io.parquet import ParquetEmbeddings
 from infomin_cli.io.uri import is_uri, local_path, redact
 from infomin_cli.stats.sampling import sample_rows
 
 DEFAULT_BATCH_ROWS = 65536
-
-
-@dataclass
-class LoadOptions:
-    emb_col: str | None = None  # Parquet list column (or NPZ member) holding the embedding
-    emb_cols: str | None = None  # glob over numeric scalar columns, e.g. 'emb_*'
-    attrs_file: str | Path | None = None  # separate attribute file: Parquet, CSV or NPY
-    id_col: str | None = None  # align attrs_file to the embeddings by this key (else row order)
-    attr_kinds: dict[str, str] = field(default_factory=dict)  # e.g. {"age": "categorical"}
-    strict: bool = False  # missing attribute values: error instead of dropping rows
 
 
 def open_embeddings(path: str | Path, options: LoadOptions, attrs: Sequence[str] = ()):
@@ -60,66 +50,6 @@ def open_embeddings(path: str | Path, options: LoadOptions, attrs: Sequence[str]
     # Columns named as attributes (of this file) never count as embedding candidates.
     exclude = () if options.attrs_file is not None else attrs
     return ParquetEmbeddings(p, options.emb_col, options.emb_cols, exclude=exclude)
-
-
-def load_attribute_columns(backend, attrs: Sequence[str], options: LoadOptions):
-    """``({attr: (column, file)}, attrs_table_or_None)`` aligned with the embedding rows."""
-    path = backend.path
-    table = open_table(options.attrs_file) if options.attrs_file is not None else None
-    afile = str(options.attrs_file) if table is not None else None
-    if options.id_col and table is None:
-        raise InputError(f"{path}: --id-col {options.id_col} needs an attribute file (--attrs)")
-    if len(set(attrs)) != len(attrs):
-        dup = sorted({a for a in attrs if list(attrs).count(a) > 1})
-        raise InputError(f"attribute {dup[0]!r} is given more than once")
-    for name, kind in options.attr_kinds.items():
-        check_kind_name(name, kind)
-        if name not in attrs:
-            raise InputError(f"--attr-kind {name}={kind}: {name!r} is not an attribute being loaded")
-
-    from_table: dict[str, str] = {}  # attr -> column in the attribute file
-    from_emb: list[str] = []
-    table_cols = [] if table is None else [c for c in table.column_names if c != options.id_col]
-    for a in attrs:
-        if a in table_cols:
-            from_table[a] = a
-        elif a in backend.other_columns and a != options.id_col:
-            from_emb.append(a)
-        elif a in backend.columns:
-            raise InputError(f"{path}: column {a!r}: is the embedding, not an attribute")
-        elif table is not None and getattr(table, "single", False) and len(attrs) == 1:
-            from_table[a] = table_cols[0]
-        elif table is None and not backend.other_columns:
-            raise InputError(
-                f"{path}: attribute {a!r}: the file holds only embeddings; "
-                "give the attributes with --attrs FILE"
-            )
-        else:
-            available = table_cols + [c for c in backend.other_columns if c != options.id_col]
-            raise column_not_found(afile or path, a, available, "attribute column")
-
-    columns: dict[str, tuple[pa.Array, str]] = {}
-    if table is not None:
-        if options.id_col:
-            index = align_by_id(backend, path, table, afile, options.id_col)
-        else:
-            index = None
-            if table.n_rows != backend.n_rows:
-                raise InputError(
-                    f"{afile}: {table.n_rows} rows, but {path} has {backend.n_rows} embeddings; "
-                    "row counts must match (or align by a key with --id-col)"
-                )
-        if from_table:
-            read = table.read(list(dict.fromkeys(from_table.values())))
-            if index is not None:
-                read = read.take(pa.array(index))
-            for a, col in from_table.items():
-                columns[a] = (normalize(read.column(col)), afile)
-    if from_emb:
-        read = backend.read(from_emb)
-        for a in from_emb:
-            columns[a] = (normalize(read.column(a)), path)
-    return {a: columns[a] for a in attrs}, table
 
 
 def nonfinite_rows(x: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ import torch
 
 from infomin_cli.attributes import DISCRETE_KINDS, Attribute
 from infomin_cli.stats.ranks import QuantileMap
+from infomin_cli.stats.seeds import generator
 from infomin_cli.stats.standardize import Standardizer
 
 
@@ -43,7 +44,7 @@ def sphere_directions(
     out = np.zeros((dim, count), dtype=np.float64)
     if len(live_idx) == 0:
         return out
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(stream), 0x511CE]))
+    rng = generator(seed, stream, 0x511CE)
     g = rng.standard_normal((len(live_idx), count))
     g /= np.linalg.norm(g, axis=0, keepdims=True)
     out[live_idx] = g

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from infomin_cli.stats.seeds import legacy_offset
+
 
 @dataclass(frozen=True)
 class HeldOut:
@@ -117,7 +119,7 @@ def heldout_evaluation(
 
     p_value = null_mean = null_q95 = None
     if permutations > 0:
-        g = _generator(dev, seed * 2 + 1)
+        g = _generator(dev, legacy_offset(seed, 1))
         nulls = []
         for start in range(0, permutations, chunk):
             b = min(chunk, permutations - start)
@@ -131,7 +133,8 @@ def heldout_evaluation(
 
     ci = None
     if bootstrap > 0:
-        ci = bootstrap_ci(p, q, bootstrap, seed=seed * 2 + 2, level=level, chunk_elems=chunk_elems)
+        ci = bootstrap_ci(p, q, bootstrap, seed=legacy_offset(seed, 2), level=level,
+                          chunk_elems=chunk_elems)
     return HeldOut(
         value,
         r_obs,

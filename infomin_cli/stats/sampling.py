@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from infomin_cli.stats.seeds import generator
+
 _SAMPLE_STREAM = 0x5A3F
 
 
@@ -20,7 +22,7 @@ def sample_rows(n_rows: int, k: int, seed: int) -> np.ndarray:
     """Sorted positions of a seeded random sample of ``min(k, n_rows)`` of ``n_rows`` rows."""
     if k >= n_rows:
         return np.arange(n_rows)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _SAMPLE_STREAM]))
+    rng = generator(seed, _SAMPLE_STREAM)
     return np.sort(rng.choice(n_rows, size=k, replace=False))
 
 

@@ -20,3 +20,10 @@ def derive_seed(seed: int, *stream: int) -> int:
     generators and libraries that take an int)."""
     state = np.random.SeedSequence([int(seed), *map(int, stream)]).generate_state(1, np.uint64)
     return int(state[0] >> np.uint64(1))
+
+
+def legacy_offset(seed: int, k: int) -> int:
+    """``2 * seed + k``: the torch seeds of the held-out permutation null (``k = 1``) and
+    bootstrap (``k = 2``). Not independent streams (``legacy_offset(s, 2) ==
+    legacy_offset(s + 1, 0)``); kept so that published reports reproduce."""
+    return 2 * int(seed) + int(k)

@@ -1,8 +1,8 @@
 """``infomin check``: the CI gate -- every audit of a config file, with CI-friendly reports.
 
-Thin: config (:mod:`~infomin_cli.pipeline.check_config`) -> one audit per check ->
-baseline comparison (:mod:`~infomin_cli.pipeline.baseline`) -> JUnit / Markdown / JSON
-(:mod:`~infomin_cli.report`) -> exit code.
+Thin: flags -> config (:mod:`~infomin_cli.pipeline.check_config`) -> the run
+(:func:`~infomin_cli.pipeline.check.run_checks`: one audit per check, baseline comparison,
+verdict) -> tables, JUnit / Markdown / JSON (:mod:`~infomin_cli.report`) -> exit code.
 """
 
 from __future__ import annotations
@@ -10,15 +10,56 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infomin_cli import __version__
 from infomin_cli.cli.exit_codes import EXIT_CHECK_FAILED
 from infomin_cli.cli.options import Format, handles_input_errors
 from infomin_cli.cli.progress import interactive, progress_bar
 from infomin_cli.errors import InputError
+
+if TYPE_CHECKING:
+    from infomin_cli.io import DatasetSource
+    from infomin_cli.pipeline.audit import AuditResult
+    from infomin_cli.pipeline.check import CheckOutcome
+    from infomin_cli.pipeline.check_config import Check
+
+
+def check_report(check: Check, source: DatasetSource, result: AuditResult) -> dict[str, Any]:
+    """The audit report of one check, as ``infomin audit`` writes it."""
+    from infomin_cli.report import build_report
+    from infomin_cli.report.build import source_info
+
+    return build_report(result, input_info=source_info(
+        source, check.input, check.load.attrs_file, check.load.id_col, result,
+        check.config.device))
+
+
+class _Bars:
+    """One transient progress bar per check, on a terminal only."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._name: str | None = None
+        self._task: Any = None
+
+    def update(self, name: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if name != self._name:
+            self.close()
+            self._bar = progress_bar(True)
+            self._bar.start()
+            self._name = name
+            self._task = self._bar.add_task(f"{name}: rows", total=total)
+        self._bar.update(self._task, completed=done)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+        self._bar = self._name = self._task = None
 
 
 def _out(flag: str, path: str | None, inputs: tuple[str, ...]) -> None:
@@ -76,12 +117,10 @@ def check(
     Exit codes: 0 all pass, 1 a check failed (a leak, or leakage rose above the baseline),
     2 configuration or input error, 3 internal error.
     """
-    from infomin_cli.io import open_dataset, write_atomic, write_json_atomic
-    from infomin_cli.pipeline.audit import run_audit
-    from infomin_cli.pipeline.baseline import compare
+    from infomin_cli.io import write_atomic, write_json_atomic
+    from infomin_cli.pipeline.check import run_checks
     from infomin_cli.pipeline.check_config import load_config
-    from infomin_cli.report import build_report, render_audit
-    from infomin_cli.report.build import source_info
+    from infomin_cli.report import render_audit
     from infomin_cli.report.junit import junit_xml as to_junit
     from infomin_cli.report.markdown import markdown_summary
 
@@ -99,43 +138,26 @@ def check(
     old = _load_baseline(baseline) if baseline is not None and not (
         update_baseline and not Path(baseline).exists()) else None
 
-    run: dict[str, Any] = {"infomin_version": __version__, "config": str(cfg.path),
-                           "verdict": "pass", "checks": {}}
-    read: list[str] = []
-    show = fmt == Format.table and interactive()
-    for c in checks:
-        source = open_dataset(c.input, c.attributes, c.load)
-        read += source.files
-        with progress_bar(show) as progress:
-            on_rows = None
-            if progress is not None:
-                task = progress.add_task(f"{c.name}: rows", total=source.n_rows)
+    def shown(outcome: CheckOutcome) -> None:
+        bars.close()
+        if fmt != Format.table:
+            return
+        typer.echo(f"── check {outcome.name} ──")
+        render_audit(outcome.report)
+        for comp in outcome.rises:
+            typer.echo(f"  ✗ {comp['attribute']}: {comp['estimator']} rose from "
+                       f"{comp['old']:.3f} to {comp['new']:.3f} since the baseline "
+                       f"(p={comp['p']:.2g}, adjusted {comp['p_adjusted']:.2g})")
 
-                def on_rows(done: int, total: int, task: int = task) -> None:
-                    progress.update(task, completed=done)
-            result = run_audit(source, c.config, c.policy, on_rows=on_rows)
-        report = build_report(result, input_info=source_info(
-            source, c.input, c.load.attrs_file, c.load.id_col, result, c.config.device))
-        entry: dict[str, Any] = {"verdict": result.verdict, "input": c.input, "report": report}
-        if old is not None and c.name in old["checks"]:
-            cmp = compare(report, old["checks"][c.name]["report"], alpha=c.policy.alpha,
-                          correction=c.policy.correction)
-            entry["baseline"] = cmp
-            if cmp["verdict"] == "fail":
-                entry["verdict"] = "fail"
-        run["checks"][c.name] = entry
-        if entry["verdict"] == "fail":
-            run["verdict"] = "fail"
-        if fmt == Format.table:
-            typer.echo(f"── check {c.name} ──")
-            render_audit(report)
-            for comp in entry.get("baseline", {}).get("comparisons", []):
-                if comp["rose"]:
-                    typer.echo(f"  ✗ {comp['attribute']}: {comp['estimator']} rose from "
-                               f"{comp['old']:.3f} to {comp['new']:.3f} since the baseline "
-                               f"(p={comp['p']:.2g}, adjusted {comp['p_adjusted']:.2g})")
+    bars = _Bars(fmt == Format.table and interactive())
+    try:
+        result = run_checks(cfg, report=check_report, baseline=old, only=only,
+                            on_progress=bars.update, on_check=shown)
+    finally:
+        bars.close()
+    run = result.to_json()
 
-    files = tuple(read)
+    files = result.files
     if junit_xml is not None:
         write_atomic(junit_xml, to_junit(run), inputs=inputs, input_files=files)
     summary = markdown_summary(run) if markdown is not None or os.environ.get(
@@ -156,5 +178,5 @@ def check(
         colour = "FAIL" if run["verdict"] == "fail" else "PASS"
         typer.echo(f"infomin check: {colour} ({len(checks)} check"
                    f"{'s' if len(checks) != 1 else ''}, config {cfg.path})")
-    if run["verdict"] == "fail" and not exit_zero:
+    if result.verdict == "fail" and not exit_zero:
         raise typer.Exit(EXIT_CHECK_FAILED)
