@@ -60,7 +60,8 @@ def main() -> None:
     import pyarrow.parquet as pq
 
     import infomin_cli as im
-    from infomin_cli.debias.fit import DebiasConfig, debias
+    from infomin_cli.debias.config import DebiasConfig
+    from infomin_cli.debias.fit import debias
     from infomin_cli.debias.leace import leace_projection
     from infomin_cli.report.plot import TradeoffPoint, tradeoff_plot
 

@@ -29,7 +29,8 @@ def main() -> None:
     args = ap.parse_args()
     C.apply_threads(args.threads)
     import infomin_cli as im
-    from infomin_cli.debias.fit import DebiasConfig, fit_projection
+    from infomin_cli.debias.config import DebiasConfig
+    from infomin_cli.debias.fit import fit_projection
 
     n = 2000 if args.quick else args.n
     steps = 20 if args.quick else args.steps

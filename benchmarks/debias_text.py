@@ -242,7 +242,8 @@ def main() -> None:
     args = ap.parse_args()
     C.apply_threads(args.threads)
     import infomin_cli as im
-    from infomin_cli.debias.fit import DebiasConfig, debias
+    from infomin_cli.debias.config import DebiasConfig
+    from infomin_cli.debias.fit import debias
     from infomin_cli.debias.leace import leace_projection
 
     t_start = time.perf_counter()

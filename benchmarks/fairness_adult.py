@@ -216,7 +216,8 @@ def main() -> None:
     from sklearn.metrics import roc_auc_score
 
     import infomin_cli as im
-    from infomin_cli.debias.fit import DebiasConfig, debias, split_rows
+    from infomin_cli.debias.config import DebiasConfig
+    from infomin_cli.debias.fit import debias, split_rows
     from infomin_cli.debias.leace import leace_projection
 
     rows, sha = _load_rows()

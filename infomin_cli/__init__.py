@@ -18,7 +18,8 @@ Layers (data flows one way): :mod:`~infomin_cli.io` (readers, sources, writers) 
 from infomin_cli._version import __version__  # noqa: E402
 
 from infomin_cli.attributes import Attribute  # noqa: E402
-from infomin_cli.debias.fit import DebiasConfig, debias  # noqa: E402
+from infomin_cli.debias.config import DebiasConfig  # noqa: E402
+from infomin_cli.debias.fit import debias  # noqa: E402
 from infomin_cli.debias.projection import Projection  # noqa: E402
 from infomin_cli.errors import InputError, SettingError  # noqa: E402
 from infomin_cli.estimators import (  # noqa: E402

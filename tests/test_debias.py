@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import infomin_cli as im
-from infomin_cli.debias.fit import DebiasConfig, fit_projection
+from infomin_cli.debias.config import DebiasConfig
+from infomin_cli.debias.fit import fit_projection
 from infomin_cli.debias.slice_loss import SliceLoss
 
 
@@ -34,7 +35,7 @@ def test_min_step_on_the_solve_rows_reproduces_the_solve(aggregation):
 
 def test_min_step_gradient_matches_finite_differences_and_targets_the_leak():
     z, t, _ = _data(1500)
-    loss = SliceLoss(t, slices=10, seed=0)
+    loss = SliceLoss(t, slices=40, seed=0)  # enough slices that some see z0, whatever the seed
     rows = np.arange(1000)
     loss.solve(torch.as_tensor(z[rows]), rows)
     b = np.arange(1000, 1300)
@@ -193,7 +194,7 @@ def test_guided_slice_points_at_a_linear_leak_in_a_wide_output():
 
 
 def test_default_dim_follows_the_targets():
-    from infomin_cli.debias.fit import default_dim
+    from infomin_cli.debias.config import default_dim
 
     y2 = im.Attribute.categorical("y", np.arange(100) % 2)
     y5 = im.Attribute.categorical("y5", np.arange(100) % 5)
@@ -206,7 +207,7 @@ def test_default_dim_follows_the_targets():
 
 
 def test_sweep_keeps_the_smallest_beta_under_the_limit_or_the_last():
-    from infomin_cli.debias.fit import sweep_beta
+    from infomin_cli.debias.sweep import sweep_beta
 
     z, t, y = _data(4000)  # 800 validation rows: enough for rho* to judge
     cfg = DebiasConfig(model="linear", dim=8, max_steps=200, slices=20)  # starts at identity

@@ -13,14 +13,8 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from infomin_cli.debias.projection import (
-    FORMAT,
-    Projection,
-    ProjectionModule,
-    _is_pickle,
-    apply_batches,
-    sidecar_path,
-)
+from infomin_cli.debias.projection import Projection, ProjectionModule, apply_batches
+from infomin_cli.debias.projection_file import FORMAT, _is_pickle, sidecar_path
 from infomin_cli.errors import InputError
 
 D, H, K = 7, 5, 3

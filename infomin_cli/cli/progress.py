@@ -23,6 +23,23 @@ def progress_bar(enabled: bool):
                     TimeElapsedColumn(), console=Console(stderr=True), transient=True)
 
 
+def step_progress(bar, label: str, total: int):
+    """A fit's ``(step, total, utility, penalty)`` callback drawing on ``bar`` (the task is
+    added at the first step, so a run that never calls it draws nothing); ``None`` without a
+    bar."""
+    if bar is None:
+        return None
+    task: list = []
+
+    def update(step: int, _total: int, util: float, penalty: float) -> None:
+        if not task:
+            task.append(bar.add_task(f"{label}: steps", total=total))
+        bar.update(task[0], completed=step,
+                   description=f"{label}: utility {util:.3f}  SI {penalty:.3f}")
+
+    return update
+
+
 @contextmanager
 def status(message: str) -> Iterator[None]:
     """A spinner on stderr while work runs, only when stderr is a terminal (never stdout)."""

@@ -1,69 +1,38 @@
-"""A fitted, frozen projection of embeddings, saved without pickle.
+"""A fitted, frozen projection of embeddings.
 
 :class:`Projection` is the whole inference path of a debiasing fit, in the style of
 concept-erasure's ``LeaceEraser``: ``f(z) = head((z - mean) * scale)``, where ``head`` is a linear
 map (``d -> k``) or a small MLP (``Linear(d, h) -> SiLU -> Linear(h, k)``) and ``mean`` /
 ``scale`` standardise the embeddings with the statistics of the rows it was fitted on
 (``scale`` is 0 for a dead column). Calling it on a numpy array gives a float32 numpy array;
-calling it on a tensor gives a tensor on the projection's device.
-
-On disk a projection is two files (:meth:`Projection.save`, :meth:`Projection.load`):
-
-* ``PATH`` -- a safetensors file holding ``mean``, ``scale`` and the head's weights as
-  ``weights.<name>`` (``weights.weight``, ``weights.bias`` for a linear head;
-  ``weights.0.weight`` ... ``weights.2.bias`` for an MLP), all float32;
-* ``PATH + ".json"`` -- the sidecar (``proj.safetensors`` -> ``proj.safetensors.json``; the
-  suffix is appended, never substituted, so it cannot collide with a report named
-  ``proj.json``): ``{"format": "infomin-projection", "format_version": 1, "kind", "dim_in",
-  "dim_out", "tensors": {name: shape}, "sha256": <of PATH's bytes>, "infomin_version",
-  "metadata": {...}}``.
-
-Both are written atomically and never over an input. Loading verifies the sidecar, the sha256
-of the bytes it read, the tensor names, dtypes and shapes, and then parses those same bytes
-(``safetensors.torch.load`` on the verified bytes rather than ``load_file``, so that the file
-cannot change between the check and the parse). Nothing is ever unpickled; a pickle or
-``torch.save`` file is refused by name. A loaded projection gives bit-for-bit the outputs of
-the one saved (on the same device).
+calling it on a tensor gives a tensor on the projection's device. On disk it is a safetensors
+file and a JSON sidecar, without pickle (:mod:`~infomin_cli.debias.projection_file`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, overload
 
 import numpy as np
-import safetensors
-import safetensors.torch
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infomin_cli.errors import InputError
-from infomin_cli.io.writers import PathLike, atomic_file, check_output_path, write_json_atomic
+from infomin_cli.io.writers import PathLike
 from infomin_cli.stats.device import to_tensor
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "Projection", "ProjectionModule", "apply_batches",
-           "sidecar_path"]
-
-FORMAT = "infomin-projection"
-FORMAT_VERSION = 1
+__all__ = ["Projection", "ProjectionModule", "WEIGHT_NAMES", "apply_batches"]
 
 Kind = Literal["linear", "mlp"]
-_WEIGHT_NAMES: dict[str, tuple[str, ...]] = {
+WEIGHT_NAMES: dict[str, tuple[str, ...]] = {
     "linear": ("weight", "bias"),
     "mlp": ("0.weight", "0.bias", "2.weight", "2.bias"),
 }
-
-
-def sidecar_path(path: PathLike) -> Path:
-    """The JSON sidecar of the projection saved at ``path``: ``path + ".json"``."""
-    return Path(os.fspath(path) + ".json")
 
 
 class ProjectionModule(nn.Module):
@@ -103,12 +72,12 @@ class Projection:
     metadata: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.kind not in _WEIGHT_NAMES:
+        if self.kind not in WEIGHT_NAMES:
             raise ValueError(f"kind must be 'linear' or 'mlp', got {self.kind!r}")
         if not isinstance(self.weights, Mapping):
             raise ValueError(f"weights must be a dict of tensors, got {type(self.weights).__name__}")
         weights = dict(self.weights)
-        expected = _WEIGHT_NAMES[self.kind]
+        expected = WEIGHT_NAMES[self.kind]
         if set(weights) != set(expected):
             raise ValueError(f"a {self.kind} projection has weights {list(expected)}, "
                              f"got {sorted(weights)}")
@@ -275,95 +244,19 @@ class Projection:
 
     def save(self, path: PathLike, *, inputs: Iterable[PathLike] = (),
              input_files: Iterable[PathLike] = ()) -> Path:
-        """Write the safetensors file ``path`` and its sidecar ``path + ".json"``, each
-        atomically. Both targets are checked (:func:`~infomin_cli.io.writers.check_output_path`:
-        never over an input, never into an input directory) before either is written. The
-        tensor file is written first, so a reader racing the save sees a sha256 mismatch, not
-        a silently wrong projection. Returns ``Path(path)``."""
-        from infomin_cli import __version__
+        """Write ``path`` and its sidecar ``path + ".json"``
+        (:func:`~infomin_cli.debias.projection_file.save_projection`). Returns ``Path(path)``."""
+        from infomin_cli.debias.projection_file import save_projection
 
-        inputs = list(inputs)
-        input_files = list(input_files)
-        sidecar = sidecar_path(path)
-        check_output_path(path, inputs, input_files=input_files)
-        check_output_path(sidecar, inputs, input_files=input_files)
-        tensors = self._tensors()
-        data = safetensors.torch.save(
-            tensors, metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION),
-                               "kind": self.kind})
-        doc = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "kind": self.kind,
-            "dim_in": self.dim_in,
-            "dim_out": self.dim_out,
-            "tensors": {name: list(t.shape) for name, t in tensors.items()},
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "infomin_version": __version__,
-            "metadata": self.metadata,
-        }
-        with atomic_file(path, inputs=inputs, input_files=input_files) as fh:
-            fh.write(data)
-        write_json_atomic(sidecar, doc, inputs=inputs, input_files=input_files)
-        return Path(path)
-
-    def _tensors(self) -> dict[str, torch.Tensor]:
-        out = {"mean": self.mean, "scale": self.scale}
-        out |= {f"weights.{n}": self.weights[n] for n in _WEIGHT_NAMES[self.kind]}
-        return {n: t.detach().to("cpu").contiguous() for n, t in out.items()}
+        return save_projection(self, path, inputs=inputs, input_files=input_files)
 
     @classmethod
     def load(cls, path: PathLike) -> Projection:
-        """Read a projection written by :meth:`save` (on the CPU). Raises
-        :class:`~infomin_cli.errors.InputError` ``"<file>: <problem>"`` for a missing file or
-        sidecar, a pickle / ``torch.save`` file, a sidecar that is not ours or is of a newer
-        format, a sha256 mismatch, bytes safetensors cannot parse, and tensors whose names,
-        dtypes or shapes do not fit the sidecar and kind."""
-        raw = os.fspath(path)
-        p = Path(raw)
-        if p.is_dir():
-            raise InputError(f"{raw}: is a directory, not a projection file")
-        if not p.is_file():
-            raise InputError(f"{raw}: no such file")
-        try:
-            data = p.read_bytes()
-        except OSError as exc:
-            raise InputError(f"{raw}: cannot read ({exc.strerror or exc})") from exc
-        if _is_pickle(data):
-            raise InputError(f"{raw}: is a pickle (torch.save) file, not a safetensors "
-                             "projection; refusing to unpickle")
-        doc = _read_sidecar(raw)
-        if doc.get("sha256") != hashlib.sha256(data).hexdigest():
-            raise InputError(f"{raw}: sha256 does not match its sidecar "
-                             f"{sidecar_path(raw).name} (the file was changed or is corrupt)")
-        try:
-            tensors = safetensors.torch.load(data)
-        except Exception as exc:  # SafetensorError, or anything the parser raises on bad bytes
-            raise InputError(f"{raw}: not a readable safetensors file "
-                             f"({_one_line(exc)})") from exc
+        """Read a projection written by :meth:`save`, on the CPU
+        (:func:`~infomin_cli.debias.projection_file.load_projection`)."""
+        from infomin_cli.debias.projection_file import load_projection
 
-        kind = doc["kind"]
-        expected = ["mean", "scale", *(f"weights.{n}" for n in _WEIGHT_NAMES[kind])]
-        if set(tensors) != set(expected):
-            raise InputError(f"{raw}: holds tensors {sorted(tensors)}, expected {expected} "
-                             f"for a {kind} projection")
-        listed = doc.get("tensors")
-        if isinstance(listed, dict):
-            for name, t in tensors.items():
-                if listed.get(name) != list(t.shape):
-                    raise InputError(f"{raw}: tensor {name!r} has shape {list(t.shape)}, "
-                                     f"its sidecar says {listed.get(name)}")
-        try:
-            proj = cls(kind, tensors["mean"], tensors["scale"],
-                       {n: tensors[f"weights.{n}"] for n in _WEIGHT_NAMES[kind]},
-                       doc.get("metadata", {}))
-        except ValueError as exc:
-            raise InputError(f"{raw}: {_one_line(exc)}") from exc
-        for key, value in (("dim_in", proj.dim_in), ("dim_out", proj.dim_out)):
-            if key in doc and doc[key] != value:
-                raise InputError(f"{raw}: the tensors give {key} {value}, its sidecar says "
-                                 f"{doc[key]!r}")
-        return proj
+        return load_projection(path)
 
 
 def apply_batches(projection: Projection,
@@ -394,55 +287,3 @@ def _rows(shapes: dict[str, tuple[int, ...]], name: str) -> int:
 def _cpu32(x: Any) -> torch.Tensor:
     t = x.detach() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
     return t.to(device="cpu", dtype=torch.float32).clone()
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _looks_like_safetensors(data: bytes) -> bool:
-    """A safetensors file: an 8-byte little-endian header length, then a JSON header."""
-    if len(data) < 10:
-        return False
-    n = int.from_bytes(data[:8], "little")
-    return 8 + n <= len(data) and data[8:9] == b"{"
-
-
-def _is_pickle(data: bytes) -> bool:
-    """A pickle (protocol 2+, first byte 0x80) or a zip-format ``torch.save`` file. A
-    safetensors header length whose low byte happens to be 0x80 is not mistaken for one."""
-    if _looks_like_safetensors(data):
-        return False
-    return data[:1] == b"\x80" or data[:4] == b"PK\x03\x04"
-
-
-def _read_sidecar(raw: str) -> dict[str, Any]:
-    sidecar = sidecar_path(raw)
-    if not sidecar.is_file():
-        hint = ("; give the .safetensors file, not its sidecar" if raw.endswith(".json")
-                else " (a projection is saved as two files)")
-        raise InputError(f"{raw}: its sidecar {sidecar.name} is missing{hint}")
-    try:
-        doc = json.loads(sidecar.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{sidecar}: cannot read ({exc.strerror or exc})") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{sidecar}: not valid JSON ({_one_line(exc)})") from exc
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        fmt = doc.get("format") if isinstance(doc, dict) else None
-        raise InputError(f"{sidecar}: not an infomin projection sidecar "
-                         f"(format {fmt!r}, expected {FORMAT!r})")
-    version = doc.get("format_version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise InputError(f"{sidecar}: bad format_version {version!r}")
-    if version > FORMAT_VERSION:
-        raise InputError(f"{sidecar}: format_version {version} is newer than this infomin "
-                         f"reads ({FORMAT_VERSION}); upgrade infomin")
-    if doc.get("kind") not in _WEIGHT_NAMES:
-        raise InputError(f"{sidecar}: kind {doc.get('kind')!r} is not 'linear' or 'mlp'")
-    if not isinstance(doc.get("sha256"), str):
-        raise InputError(f"{sidecar}: no sha256 of the tensor file")
-    if not isinstance(doc.get("metadata", {}), dict):
-        raise InputError(f"{sidecar}: metadata is not a JSON object")
-    return doc

@@ -31,6 +31,7 @@ from infomin_cli.stats.features import (
     tanh_features,
 )
 from infomin_cli.stats.moments import CrossMoments
+from infomin_cli.stats.seeds import derive_seed
 
 
 def batch_standardise(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -84,7 +85,7 @@ class SliceLoss:
         solved in float64), and each slice is scaled to unit std on these rows."""
         with torch.no_grad():
             x = batch_standardise(fz.detach().to(torch.float32))
-            seed = self.seed * 1_000_003 + self._draws
+            seed = derive_seed(self.seed, self._draws)
             self._draws += 1
             template = self.attribute.take(rows)
             self.encoder = AttributeEncoder.for_sliced(template, self.slices, self.order, seed,

@@ -33,6 +33,15 @@ class TradeoffPoint:
     utility: float
 
 
+def require_matplotlib(path: str | Path) -> None:
+    """:class:`InputError` when matplotlib, needed to draw ``path``, is not installed."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise InputError(f"{path}: drawing a plot needs matplotlib "
+                         "(pip install 'infomin[plot]')") from None
+
+
 def tradeoff_plot(path: str | Path, points: Sequence[TradeoffPoint], *, xlabel: str,
                   ylabel: str, title: str = "", references: dict[str, float] | None = None,
                   xreferences: dict[str, float] | None = None,

@@ -1,0 +1,70 @@
+"""The flags of ``infomin debias`` and ``infomin apply`` (``Annotated`` aliases, as
+:mod:`~infomin_cli.cli.options` holds the shared ones). ``--method`` lists the penalties of
+:data:`~infomin_cli.debias.penalties.PENALTIES` and ``leace``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from infomin_cli.cli.options import Format
+from infomin_cli.debias.penalties import PENALTIES
+
+
+class Model(str, Enum):
+    linear = "linear"
+    mlp = "mlp"
+
+
+Method = Enum("Method", {name: name for name in (*PENALTIES, "leace")}, type=str)
+
+AttrOpt = Annotated[list[str], typer.Option("--attr", metavar="NAME",
+                                            help="Attribute to remove; repeatable.")]
+TargetOpt = Annotated[list[str] | None, typer.Option(
+    "--target", metavar="NAME", help="Target to keep; repeatable (none: keep the embedding "
+    "itself, by reconstruction).")]
+ProjectionOpt = Annotated[str, typer.Option(
+    "--projection", metavar="FILE", help="Where to save the fitted projection "
+    "(safetensors, plus FILE.json).")]
+OutOpt = Annotated[str | None, typer.Option(
+    "--out", metavar="FILE", help="Also write the cleaned embeddings (.npy, or Parquet "
+    "keeping every other column).")]
+OutColOpt = Annotated[str | None, typer.Option(
+    "--out-col", metavar="NAME", help="Write the cleaned embedding beside the original.")]
+MethodOpt = Annotated[Method, typer.Option(
+    "--method", help="slice: slice infomin learning; adversarial: the same fit against a "
+    "neural Renyi adversary retrained --l2-steps per step (the paper's baseline); pearson: "
+    "the mean |Pearson correlation| of the output and the attribute (linear only); leace: "
+    "the LEACE linear eraser (concept-erasure; pip install 'infomin[leace]').")]
+ModelOpt = Annotated[Model, typer.Option("--model", help="The projection's form.")]
+DimOpt = Annotated[int | None, typer.Option(
+    "--dim", help="Output dimension (default: 2 per target output, at most d; d without a "
+    "target).")]
+BetaOpt = Annotated[str, typer.Option(
+    "--beta", metavar="B[,B...]", help="Weight of the penalty; several (0.3,1,3,10) fit "
+    "one projection each, report them, and keep the one --max-leakage picks (else the "
+    "last).")]
+L2StepsOpt = Annotated[int, typer.Option(
+    "--l2-steps", help="Adversary steps per max-step (--method adversarial).")]
+MaxLeakageOpt = Annotated[float | None, typer.Option(
+    "--max-leakage", metavar="RHO", help="Keep the smallest beta (of --beta when several "
+    "are given, else 0.1 .. 30) whose rho* of every attribute is at most RHO on the "
+    "validation rows.")]
+PlotOpt = Annotated[str | None, typer.Option(
+    "--plot", metavar="PNG", help="Draw leakage (rho* of the attributes) against utility "
+    "(rho* of the targets) for every beta fitted (pip install 'infomin[plot]').")]
+MaxStepsOpt = Annotated[int, typer.Option(
+    "--max-steps", help="Gradient steps at most (each on up to 4,096 rows; early stopping "
+    "usually ends sooner).")]
+SeedOpt = Annotated[int, typer.Option("--seed")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+FormatOpt = Annotated[Format, typer.Option("--format")]
+ReportOpt = Annotated[str | None, typer.Option(
+    "--output", "-o", metavar="FILE", help="Also write the JSON report here.")]
+ProjectionArg = Annotated[str, typer.Argument(metavar="PROJECTION", help="A saved projection.")]
+ApplyOutOpt = Annotated[str, typer.Option("--out", metavar="FILE", help="Where to write (.npy, or "
+                                          "Parquet keeping every other column).")]
+ApplyOutColOpt = Annotated[str | None, typer.Option("--out-col", metavar="NAME")]
+BatchRowsOpt = Annotated[int, typer.Option("--batch-rows")]

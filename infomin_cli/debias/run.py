@@ -1,0 +1,199 @@
+"""``debias`` end to end, without the command line: fit a projection (against a penalty, over a
+beta sweep, or LEACE's closed form), then audit the held-out rows before and after:
+
+    before[c] = audit(Z_val; c),   after[c] = audit(f(Z_val); c)   for each attribute and target c
+
+:func:`run_debias` returns a :class:`DebiasRun`; :meth:`DebiasRun.to_json` is the report of
+``infomin debias --format json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from infomin_cli.attributes import Attribute
+from infomin_cli.debias.config import DebiasConfig
+from infomin_cli.debias.fit import FitHistory, ProgressFn, debias, split_rows
+from infomin_cli.debias.projection import Projection
+from infomin_cli.debias.sweep import BETA_GRID, BetaTrial, sweep_beta
+from infomin_cli.io.writers import PathLike
+from infomin_cli.pipeline.audit import audit_arrays
+from infomin_cli.pipeline.config import audit_settings
+from infomin_cli.stats.device import resolve_device
+
+#: The closed-form method (not a penalty of :data:`~infomin_cli.debias.penalties.PENALTIES`).
+LEACE = "leace"
+
+#: Estimator (registry name) -> key of its value in a before/after measurement.
+MEASURED: dict[str, str] = {"linear": "linear", "sliced": "si", "rho": "rho"}
+#: Estimators whose p-value is measured too, under ``key + "_p"``.
+WITH_P_VALUE: tuple[str, ...] = ("sliced",)
+
+#: rho* of an attribute above this on the held-out rows after a fit: suggest more penalty.
+LEAK_NOTE_ABOVE = 0.2
+
+
+def parse_betas(text: str) -> list[float]:
+    """``"0.3,1,3"`` -> ``[0.3, 1.0, 3.0]``; ``ValueError`` unless one or more numbers >= 0."""
+    try:
+        betas = [float(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        betas = []
+    if not betas or any(not np.isfinite(b) or b < 0 for b in betas):
+        raise ValueError("expected one or more numbers >= 0, comma-separated")
+    return betas
+
+
+def measure(z: np.ndarray, columns: Sequence[Attribute], seed: int,
+            device: str) -> dict[str, dict[str, float | None]]:
+    """Each :data:`MEASURED` estimator's value (and p-value, :data:`WITH_P_VALUE`) of ``z``
+    against each column, by the audit (200 permutations); ``None`` for one it skipped."""
+    config, policy = audit_settings({"seed": seed, "device": device, "alpha": 0.0,
+                                     "permutations": 200}, attributes=len(columns))
+    res = audit_arrays(z, list(columns), config, policy)
+    out: dict[str, dict[str, float | None]] = {}
+    for name, audit in res.attributes.items():
+        row: dict[str, float | None] = {}
+        for estimator, key in MEASURED.items():
+            result = audit.estimates.get(estimator)
+            row[key] = None if result is None else result.value
+            if estimator in WITH_P_VALUE:
+                row[key + "_p"] = None if result is None else result.p_value
+        out[name] = row
+    return out
+
+
+@dataclass
+class DebiasRun:
+    """A fitted projection and what it did on the held-out (validation) rows ``held_out``:
+    ``before`` / ``after`` are :func:`measure` of the embedding and of its projection,
+    ``history`` the kept fit's (``None`` for LEACE), ``trials`` a beta sweep's fits (``None``
+    without a sweep), ``notes`` advice in one line each."""
+
+    projection: Projection
+    method: str
+    attributes: list[str]
+    targets: list[str]
+    beta: float | None
+    seed: int
+    held_out: np.ndarray
+    before: dict[str, dict[str, float | None]]
+    after: dict[str, dict[str, float | None]]
+    history: FitHistory | None = None
+    trials: list[BetaTrial] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def leakage(self, measured: dict[str, dict[str, float | None]]) -> float:
+        """max over the attributes of rho* (of ``before`` or ``after``)."""
+        return max(measured[a][MEASURED["rho"]] or 0.0 for a in self.attributes)
+
+    def utility(self, measured: dict[str, dict[str, float | None]]) -> float:
+        """min over the targets of rho*; without a target, the kept fit's reconstruction R^2
+        on the validation rows (NaN for LEACE)."""
+        if self.targets:
+            return min(measured[t][MEASURED["rho"]] or 0.0 for t in self.targets)
+        return 1.0 - self.history.best_val_utility if self.history else float("nan")
+
+    def tradeoff(self) -> list[dict]:
+        """``{"beta", "rho", "utility"}`` of each fit: the sweep's trials, else the kept
+        projection's leakage and utility on the held-out rows."""
+        if self.trials is not None:
+            return [t.summary() for t in self.trials]
+        return [{"beta": self.beta, "rho": self.leakage(self.after),
+                 "utility": self.utility(self.after)}]
+
+    def to_json(self, projection: PathLike, *, out: PathLike | None = None,
+                plot: PathLike | None = None) -> dict:
+        """The JSON report: ``projection`` / ``out`` / ``plot`` are where the projection, the
+        cleaned embeddings and the trade-off plot were written."""
+        h = self.history
+        return {"projection": str(projection), "out": _path(out), "attributes": self.attributes,
+                "targets": self.targets, "method": self.method, "model": self.projection.kind,
+                "beta": self.beta, "seed": self.seed,
+                "steps": h.steps if h else None, "best_step": h.best_step if h else None,
+                "held_out_rows": int(len(self.held_out)),
+                "beta_search": ([t.summary() for t in self.trials]
+                                if self.trials is not None else None),
+                "plot": _path(plot),
+                "max_step_seconds": (float(np.median(h.max_step_seconds))
+                                     if h and h.max_step_seconds else None),
+                "before": self.before, "after": self.after, "notes": self.notes}
+
+
+def run_debias(Z: np.ndarray, attributes: Sequence[Attribute],
+               targets: Sequence[Attribute] = (), config: DebiasConfig = DebiasConfig(), *,
+               method: str | None = None, betas: Sequence[float] | None = None,
+               max_leakage: float | None = None, trace: bool = False, seed: int = 0,
+               device: str | torch.device = "auto", progress: ProgressFn | None = None,
+               metadata: dict | None = None) -> DebiasRun:
+    """Fit a projection of ``Z`` that drops ``attributes`` and keeps ``targets``, and measure
+    it on the validation rows.
+
+    ``method``: ``"leace"`` (closed form), a penalty name, or ``None`` for
+    ``config.penalty``. ``betas`` (default ``(config.beta,)``): several, a ``max_leakage``
+    or ``trace`` make a :func:`~infomin_cli.debias.sweep.sweep_beta` -- over ``betas``, or
+    :data:`~infomin_cli.debias.sweep.BETA_GRID` for ``max_leakage`` with one beta; ``trace``
+    fits every beta (a trade-off plot needs them all). ``progress`` follows a single fit.
+    ``metadata`` is added to the projection's, after ``before`` and ``after``. ``ValueError``
+    for data or settings the fit refuses."""
+    z = np.asarray(Z)
+    attributes, targets = list(attributes), list(targets)
+    dev = str(resolve_device(device))
+    method = method or config.penalty
+    betas = tuple(betas) if betas else (config.beta,)
+    history: FitHistory | None = None
+    trials: list[BetaTrial] | None = None
+    if method == LEACE:
+        from infomin_cli.debias.leace import leace_projection
+
+        train, val = split_rows(len(z), config.val_frac, seed)
+        proj = leace_projection(z[train], [a.take(train) for a in attributes],
+                                metadata={"seed": seed, "targets": [t.name for t in targets]})
+        beta = None
+    else:
+        config = dataclasses.replace(config, penalty=method, beta=betas[-1])
+        if max_leakage is not None or len(betas) > 1 or trace:
+            grid = betas if len(betas) > 1 or max_leakage is None else BETA_GRID
+            chosen, trials = sweep_beta(z, attributes, targets, config, grid,
+                                        max_leakage=max_leakage, stop_early=not trace,
+                                        seed=seed, device=dev)
+            proj, history, beta = chosen.projection, chosen.history, chosen.beta
+        else:
+            proj, history = debias(z, attributes, targets, config, seed=seed, device=dev,
+                                   progress=progress)
+            beta = config.beta
+        val = history.val_rows
+    held = [a.take(val) for a in (*attributes, *targets)]
+    before = measure(z[val], held, seed, dev)
+    after = measure(proj(z[val]), held, seed, dev)
+    proj = dataclasses.replace(proj, metadata={**proj.metadata, "before": before,
+                                               "after": after, **(metadata or {})})
+    run = DebiasRun(proj, method, [a.name for a in attributes], [t.name for t in targets],
+                    beta, seed, val, before, after, history, trials)
+    if method != LEACE:
+        run.notes = fit_notes(run)
+    return run
+
+
+def fit_notes(run: DebiasRun) -> list[str]:
+    """What to try when a fit may have removed little."""
+    notes = []
+    proj = run.projection
+    if not run.targets and proj.dim_out == proj.dim_in:
+        notes.append("no --target: a d -> d projection that reconstructs the embedding may "
+                     "remove little of a leak; a bottleneck (--dim well below d) lets the "
+                     "penalty act (README, Removing an attribute), or give a target")
+    if any((run.after[a][MEASURED["rho"]] or 0.0) > LEAK_NOTE_ABOVE for a in run.attributes):
+        notes.append(f"rho* of an attribute is still above {LEAK_NOTE_ABOVE:g} on the held-out "
+                     "rows: try a larger --beta (--beta 1,3,10 --plot shows the trade-off) or a "
+                     "smaller --dim")
+    return notes
+
+
+def _path(path: PathLike | None) -> str | None:
+    return None if path is None else str(path)

@@ -1,0 +1,55 @@
+"""Rendering of a debias run: the before -> after table on a terminal, and the trade-off plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from infomin_cli.debias.projection_file import sidecar_path
+from infomin_cli.debias.run import MEASURED, DebiasRun
+from infomin_cli.estimators.registry import spec
+from infomin_cli.io.writers import PathLike
+from infomin_cli.report.plot import TradeoffPoint, tradeoff_plot
+
+
+def render_debias(run: DebiasRun, projection: PathLike, out: PathLike | None = None,
+                  console: Console | None = None) -> None:
+    """One row per attribute (remove) and target (keep): each measured estimator, before ->
+    after; then the notes and where the projection was saved."""
+    console = console or Console()
+    table = Table(title=f"before → after, {len(run.held_out):,} held-out rows",
+                  title_justify="left")
+    for head in ("column", "role"):
+        table.add_column(head, justify="left")
+    for name in MEASURED:
+        table.add_column(spec(name).symbol, justify="right")
+    for name in (*run.attributes, *run.targets):
+        b, a = run.before[name], run.after[name]
+        table.add_row(name, "remove" if name in run.attributes else "keep",
+                      *(f"{b[k]:.3f} → {a[k]:.3f}" for k in MEASURED.values()))
+    console.print(table)
+    lines = [f"note: {note}" for note in run.notes]
+    lines.append(f"projection saved to {projection} (+ {sidecar_path(projection).name})"
+                 + (f"; cleaned embeddings in {out}" if out else ""))
+    for line in lines:
+        console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
+
+
+def draw_tradeoff(path: PathLike, run: DebiasRun, inputs: tuple = ()) -> Path:
+    """Leakage (max rho* of the attributes) against utility (min rho* of the targets, or the
+    reconstruction R^2) of every fit of ``run``, and of the original embedding."""
+    points = [TradeoffPoint(run.method, f"β={t['beta']:g}" if t["beta"] is not None else "",
+                            t["rho"], t["utility"]) for t in run.tradeoff()]
+    refs = {}
+    if run.targets:
+        points.append(TradeoffPoint("original embedding", "", run.leakage(run.before),
+                                    run.utility(run.before)))
+        refs["original utility"] = points[-1].utility
+    ylabel = ("min ρ* of the targets ↑" if run.targets
+              else "reconstruction R² of the embedding ↑")
+    return tradeoff_plot(path, points, xlabel="max ρ* of the attributes ↓", ylabel=ylabel,
+                         title=("leakage vs utility (validation rows): remove "
+                                f"{', '.join(run.attributes)}"),
+                         references=refs, inputs=inputs)
