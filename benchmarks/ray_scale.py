@@ -8,7 +8,7 @@ deleted after use. For each size (in blocks) and repeat, ``run_audit`` (sliced +
 ``permutations=0``, so the driver's fixed work after the pass stays small) runs with
 ``engine="local"`` and ``engine="ray"`` (a local Ray with ``--cpus`` CPUs, started once and
 timed: ``ray_startup_s``). Only the streaming pass is timed: the local loop
-(``pipeline.audit._local_pass``) and the Ray pass (``engine.ray_engine.accumulate``: Ray Data
+(``engine.local_pass``) and the Ray pass (``engine.ray_audit.accumulate``: Ray Data
 read, the workers' accumulation, transfer and merge of the accumulator states), wrapped with
 a timer.
 
@@ -56,9 +56,10 @@ def generate(folder: Path, blocks: int, d: int, seed: int = 0) -> None:
 
 def timed_pass(engine: str, path: Path) -> float:
     """Seconds of the streaming pass of one audit of ``path``."""
-    import infomin_cli.engine.ray_engine as R
-    import infomin_cli.pipeline.audit as A
+    import infomin_cli.engine as E
+    import infomin_cli.engine.ray_audit as R
     from infomin_cli.io import open_dataset
+    from infomin_cli.pipeline.audit import run_audit
     from infomin_cli.pipeline.config import audit_settings
 
     spent: list[float] = []
@@ -71,15 +72,15 @@ def timed_pass(engine: str, path: Path) -> float:
             return out
         return inner
 
-    local, remote = A._local_pass, R.accumulate
-    A._local_pass, R.accumulate = wrap(local), wrap(remote)
+    local, remote = E.local_pass, R.accumulate
+    E.local_pass, R.accumulate = wrap(local), wrap(remote)
     try:
         src = open_dataset(str(path), ["group"])
         cfg, pol = audit_settings({"estimators": "sliced,linear", "permutations": 0,
                                    "alpha": 0, "engine": engine})
-        A.run_audit(src, cfg, pol)
+        run_audit(src, cfg, pol)
     finally:
-        A._local_pass, R.accumulate = local, remote
+        E.local_pass, R.accumulate = local, remote
     assert len(spent) == 1
     return spent[0]
 

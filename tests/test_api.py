@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import infomin_cli as im
+from infomin_cli.stats.features import AttributeEncoder
 
 PKG = Path(im.__file__).resolve().parent
 
@@ -240,10 +241,10 @@ def test_slice_features_are_differentiable_and_match_the_fit():
 
 def test_attribute_encoder_one_hot_is_exact_and_shared():
     a = im.Attribute.categorical("c", np.array(["x", "y", "z", "x"]))
-    enc = im.AttributeEncoder.for_linear(a, seed=0)
+    enc = AttributeEncoder.for_linear(a, seed=0)
     assert enc.blocks == (1, 2)
     np.testing.assert_array_equal(enc(a.values).numpy(), [[1, 0], [0, 1], [0, 0], [1, 0]])
-    assert im.AttributeEncoder.for_sliced(a, 10, 3, 0).width == 2  # discrete T is not sliced
+    assert AttributeEncoder.for_sliced(a, 10, 3, 0).width == 2  # discrete T is not sliced
 
 
 def test_audit_settings_validate_in_one_place():

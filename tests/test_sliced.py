@@ -93,7 +93,7 @@ def test_multidim_attribute():
     z = rng.standard_normal((n, 4))
     t = np.stack([np.cos(z[:, 0]) + 0.3 * rng.standard_normal(n), rng.standard_normal(n)], 1)
     r = sliced_dependence(z, _cont(t), FAST)
-    assert r.fit.t_encoder.encoding == "sliced" and r.fit.t_encoder.slicer.theta.shape == (2, FAST.slices)
+    assert r.fit.t_encoder.encoding == "slices" and r.fit.t_encoder.slicer.theta.shape == (2, FAST.slices)
     assert r.p_value < 0.01
     indep = sliced_dependence(z, _cont(rng.standard_normal((n, 3))), FAST)
     assert indep.p_value > 0.01 and indep.value < 0.2

@@ -13,9 +13,11 @@ import torch
 from scipy import stats
 
 import infomin_cli as im
+from infomin_cli.estimators.linear import LinearAccumulator
 from infomin_cli.pipeline.policy import adjust
 from infomin_cli.stats.fullsample import PermutationNull, min_p
 from infomin_cli.stats.ranks import QuantileMap, normal_scores
+from infomin_cli.stats.standardize import Standardizer
 
 
 def _cont(name, v):
@@ -238,9 +240,9 @@ def test_case10_wide_embedding_uses_the_dual_form():
 def test_case10_too_large_is_refused_cleanly():
     """What cannot fit is refused with one clear message (exit 2 in the CLI), not an
     out-of-memory death: here a forced primal solve of d = 20,000 (three 3.2 GB covariances)."""
-    st = im.Standardizer.fit(np.random.default_rng(0).standard_normal((10, 20_000)))
+    st = Standardizer.fit(np.random.default_rng(0).standard_normal((10, 20_000)))
     with pytest.raises(ValueError, match="GiB"):
-        im.LinearAccumulator(20_000, _cont("t", np.arange(5.0)),
+        LinearAccumulator(20_000, _cont("t", np.arange(5.0)),
                              im.LinearConfig(solver="primal"), st, 1000)
 
 
@@ -286,9 +288,9 @@ def test_linear_is_zero_after_leace_on_the_sample():
 def test_robust_standardiser_ignores_a_single_extreme_value():
     rng = np.random.default_rng(12)
     x = rng.standard_normal((5000, 3))
-    clean = im.Standardizer.fit_embeddings(x)
+    clean = Standardizer.fit_embeddings(x)
     x[0, 1] = 1e4
-    dirty = im.Standardizer.fit_embeddings(x)
+    dirty = Standardizer.fit_embeddings(x)
     np.testing.assert_allclose(dirty.std, clean.std, rtol=0.01)
     assert dirty.n_extreme == 1 and np.abs(dirty.transform(x)).max() == dirty.clip
 

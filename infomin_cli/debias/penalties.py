@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     import torch
 
     from infomin_cli.attributes import Attribute
-    from infomin_cli.debias.config import DebiasConfig
 
 
 class Penalty(Protocol):
@@ -35,10 +34,20 @@ class Penalty(Protocol):
         ...
 
 
-PenaltyFactory = Callable[["Attribute", "DebiasConfig", int], Penalty]
+class PenaltySettings(Protocol):
+    """What a factory reads of :class:`~infomin_cli.debias.config.DebiasConfig`."""
+
+    slices: int
+    order: int
+    aggregation: str
+    guided: bool
+    l2_steps: int
 
 
-def _slice(attribute: Attribute, config: DebiasConfig, seed: int) -> Penalty:
+PenaltyFactory = Callable[["Attribute", PenaltySettings, int], Penalty]
+
+
+def _slice(attribute: Attribute, config: PenaltySettings, seed: int) -> Penalty:
     """SI_B(f(Z); T), the slice loss of slice infomin learning (closed-form max-step)."""
     from infomin_cli.debias.slice_loss import SliceLoss
 
@@ -46,14 +55,14 @@ def _slice(attribute: Attribute, config: DebiasConfig, seed: int) -> Penalty:
                      aggregation=config.aggregation, guided=config.guided)
 
 
-def _adversarial(attribute: Attribute, config: DebiasConfig, seed: int) -> Penalty:
+def _adversarial(attribute: Attribute, config: PenaltySettings, seed: int) -> Penalty:
     """A neural Renyi adversary retrained ``l2_steps`` per max-step (the paper's baseline)."""
     from infomin_cli.debias.adversary import RenyiAdversary
 
     return RenyiAdversary(attribute, l2_steps=config.l2_steps, seed=seed)
 
 
-def _pearson(attribute: Attribute, config: DebiasConfig, seed: int) -> Penalty:
+def _pearson(attribute: Attribute, config: PenaltySettings, seed: int) -> Penalty:
     """Mean |Pearson correlation| of the output's columns and T's linear code."""
     from infomin_cli.debias.pearson import PearsonLoss
 

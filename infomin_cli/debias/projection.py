@@ -23,16 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from infomin_cli.debias.projection_file import WEIGHT_NAMES, load_projection, save_projection
 from infomin_cli.io.writers import PathLike
 from infomin_cli.stats.device import to_tensor
 
-__all__ = ["Projection", "ProjectionModule", "WEIGHT_NAMES", "apply_batches"]
+__all__ = ["Projection", "ProjectionModule", "apply_batches"]
 
 Kind = Literal["linear", "mlp"]
-WEIGHT_NAMES: dict[str, tuple[str, ...]] = {
-    "linear": ("weight", "bias"),
-    "mlp": ("0.weight", "0.bias", "2.weight", "2.bias"),
-}
 
 
 class ProjectionModule(nn.Module):
@@ -246,17 +243,13 @@ class Projection:
              input_files: Iterable[PathLike] = ()) -> Path:
         """Write ``path`` and its sidecar ``path + ".json"``
         (:func:`~infomin_cli.debias.projection_file.save_projection`). Returns ``Path(path)``."""
-        from infomin_cli.debias.projection_file import save_projection
-
         return save_projection(self, path, inputs=inputs, input_files=input_files)
 
     @classmethod
     def load(cls, path: PathLike) -> Projection:
         """Read a projection written by :meth:`save`, on the CPU
         (:func:`~infomin_cli.debias.projection_file.load_projection`)."""
-        from infomin_cli.debias.projection_file import load_projection
-
-        return load_projection(path)
+        return load_projection(path, cls)
 
 
 def apply_batches(projection: Projection,

@@ -33,14 +33,19 @@ import safetensors.torch
 import torch
 
 from infomin_cli._version import __version__
-from infomin_cli.debias.projection import WEIGHT_NAMES, Projection
 from infomin_cli.errors import InputError
 from infomin_cli.io.writers import PathLike, atomic_file, check_output_path, write_json_atomic
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "load_projection", "save_projection", "sidecar_path"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "WEIGHT_NAMES", "load_projection", "save_projection",
+           "sidecar_path"]
 
 FORMAT = "infomin-projection"
 FORMAT_VERSION = 1
+#: the weight tensors of each kind of projection, by their names in the file
+WEIGHT_NAMES: dict[str, tuple[str, ...]] = {
+    "linear": ("weight", "bias"),
+    "mlp": ("0.weight", "0.bias", "2.weight", "2.bias"),
+}
 
 
 def sidecar_path(path: PathLike) -> Path:
@@ -48,7 +53,7 @@ def sidecar_path(path: PathLike) -> Path:
     return Path(os.fspath(path) + ".json")
 
 
-def save_projection(projection: Projection, path: PathLike, *,
+def save_projection(projection: Any, path: PathLike, *,
                     inputs: Iterable[PathLike] = (),
                     input_files: Iterable[PathLike] = ()) -> Path:
     """Write the safetensors file ``path`` and its sidecar ``path + ".json"``, each
@@ -82,8 +87,9 @@ def save_projection(projection: Projection, path: PathLike, *,
     return Path(path)
 
 
-def load_projection(path: PathLike) -> Projection:
-    """Read a projection written by :func:`save_projection` (on the CPU). Raises
+def load_projection(path: PathLike, cls: type) -> Any:
+    """Read a projection written by :func:`save_projection` (on the CPU) as ``cls(kind, mean,
+    scale, weights, metadata)`` (:class:`~infomin_cli.debias.projection.Projection`). Raises
     :class:`~infomin_cli.errors.InputError` ``"<file>: <problem>"`` for a missing file or
     sidecar, a pickle / ``torch.save`` file, a sidecar that is not ours or is of a newer
     format, a sha256 mismatch, bytes safetensors cannot parse, and tensors whose names,
@@ -123,7 +129,7 @@ def load_projection(path: PathLike) -> Projection:
                 raise InputError(f"{raw}: tensor {name!r} has shape {list(t.shape)}, "
                                  f"its sidecar says {listed.get(name)}")
     try:
-        proj = Projection(kind, tensors["mean"], tensors["scale"],
+        proj = cls(kind, tensors["mean"], tensors["scale"],
                           {n: tensors[f"weights.{n}"] for n in WEIGHT_NAMES[kind]},
                           doc.get("metadata", {}))
     except ValueError as exc:
@@ -135,7 +141,7 @@ def load_projection(path: PathLike) -> Projection:
     return proj
 
 
-def _tensors(projection: Projection) -> dict[str, torch.Tensor]:
+def _tensors(projection: Any) -> dict[str, torch.Tensor]:
     """Every tensor by its name in the file, contiguous on the CPU."""
     out = {"mean": projection.mean, "scale": projection.scale}
     out |= {f"weights.{n}": projection.weights[n] for n in WEIGHT_NAMES[projection.kind]}

@@ -1,11 +1,12 @@
 """Reports: the JSON-ready dict built from typed results, and its rich renderings.
 
 * :func:`build_report` -- an :class:`~infomin_cli.pipeline.audit.AuditResult` -> plain dict
+* :func:`check_report` -- one check's report, for :func:`~infomin_cli.pipeline.check.run_checks`
 * :func:`render_audit`, :func:`render_inspect` -- tables on a terminal
 """
 
-from infomin_cli.report.build import build_report, result_fields
+from infomin_cli.report.build import build_report, check_report, result_fields
 from infomin_cli.report.render_audit import render_audit
 from infomin_cli.report.render_inspect import render_inspect
 
-__all__ = ["build_report", "render_audit", "render_inspect", "result_fields"]
+__all__ = ["build_report", "check_report", "render_audit", "render_inspect", "result_fields"]

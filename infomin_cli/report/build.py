@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from infomin_cli import __version__
+from infomin_cli._version import __version__
 from infomin_cli.estimators.registry import spec
 
 
@@ -101,3 +101,12 @@ def source_info(source: Any, path: str, attrs_file: str | None, id_col: str | No
         "subsampled_rows": audit.subsampled_rows,
         "device": device,
     }
+
+
+def check_report(check: Any, source: Any, result: Any) -> dict[str, Any]:
+    """The audit report of one check of ``infomin check`` (a
+    :class:`~infomin_cli.pipeline.check_config.Check`), as ``infomin audit`` writes it: the
+    ``report`` argument of :func:`~infomin_cli.pipeline.check.run_checks`."""
+    return build_report(result, input_info=source_info(
+        source, check.input, check.load.attrs_file, check.load.id_col, result,
+        check.config.device))

@@ -136,7 +136,7 @@ class SliceFeaturizer:
 
 # ----------------------------------------------------------------------------- T side
 
-Encoding = Literal["onehot", "tanh", "sliced", "linear"]
+Encoding = Literal["onehot", "tanh", "slices", "design"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,10 +146,10 @@ class AttributeEncoder:
     * ``onehot`` (binary, categorical): the one-hot code minus its last class, one block of
       ``C - 1`` -- exact, every function of a discrete T is linear in it;
     * ``tanh`` (continuous): ``tanh(t_std)^k``, k = 1..K, one block of K (no slicing of 1-D T);
-    * ``sliced`` (multidim): S slices of the standardised T, K features each;
-    * ``linear`` (continuous or multidim, for the linear estimator): the standardised columns.
+    * ``slices`` (multidim): S slices of the standardised T, K features each;
+    * ``design`` (continuous or multidim, for the linear estimator): the standardised columns.
 
-    ``ranks`` (tanh and sliced): each column first goes through its normal scores
+    ``ranks`` (tanh and slices): each column first goes through its normal scores
     (:class:`~infomin_cli.stats.ranks.QuantileMap`, fitted on the template's values).
     Continuous values are centred and scaled in float64 before any float32 cast, so a large
     offset (a Unix timestamp) keeps its variation.
@@ -185,7 +185,7 @@ class AttributeEncoder:
         k = template.width
         slicer = SliceFeaturizer.draw(k, slices, order, seed, stream=2, live=std.live,
                                       calibration=std.calibration if scaled else None)
-        return cls("sliced", template.kind, standardizer=std, slicer=slicer, order=order,
+        return cls("slices", template.kind, standardizer=std, slicer=slicer, order=order,
                    columns=k, quantiles=quantiles)
 
     @classmethod
@@ -195,7 +195,7 @@ class AttributeEncoder:
         if template.kind in DISCRETE_KINDS:
             return cls._discrete(template)
         std = standardizer or _fit_t_standardizer(template, seed)
-        return cls("linear", template.kind, standardizer=std, columns=template.width)
+        return cls("design", template.kind, standardizer=std, columns=template.width)
 
     @classmethod
     def _discrete(cls, template: Attribute) -> AttributeEncoder:
@@ -215,7 +215,7 @@ class AttributeEncoder:
             return 1, self.n_classes - 1  # type: ignore[operator]
         if self.encoding == "tanh":
             return 1, self.order
-        if self.encoding == "sliced":
+        if self.encoding == "slices":
             return self.slicer.slices, self.order  # type: ignore[union-attr]
         return 1, self.columns
 
@@ -250,9 +250,9 @@ class AttributeEncoder:
         std = self.standardizer
         x = (x.reshape(len(x), -1) - std.mean) * std.scale  # type: ignore[union-attr]
         t = torch.as_tensor(x, dtype=torch.float32, device=device)
-        if self.encoding == "linear":
+        if self.encoding == "design":
             return t
-        if self.encoding == "sliced":
+        if self.encoding == "slices":
             t = self.slicer.project(t)  # type: ignore[union-attr]
         return tanh_features(t, self.order)
 

@@ -20,20 +20,7 @@ from infomin_cli.cli.progress import interactive, progress_bar
 from infomin_cli.errors import InputError
 
 if TYPE_CHECKING:
-    from infomin_cli.io import DatasetSource
-    from infomin_cli.pipeline.audit import AuditResult
     from infomin_cli.pipeline.check import CheckOutcome
-    from infomin_cli.pipeline.check_config import Check
-
-
-def check_report(check: Check, source: DatasetSource, result: AuditResult) -> dict[str, Any]:
-    """The audit report of one check, as ``infomin audit`` writes it."""
-    from infomin_cli.report import build_report
-    from infomin_cli.report.build import source_info
-
-    return build_report(result, input_info=source_info(
-        source, check.input, check.load.attrs_file, check.load.id_col, result,
-        check.config.device))
 
 
 class _Bars:
@@ -121,6 +108,7 @@ def check(
     from infomin_cli.pipeline.check import run_checks
     from infomin_cli.pipeline.check_config import load_config
     from infomin_cli.report import render_audit
+    from infomin_cli.report.build import check_report
     from infomin_cli.report.junit import junit_xml as to_junit
     from infomin_cli.report.markdown import markdown_summary
 

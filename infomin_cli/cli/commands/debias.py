@@ -139,10 +139,10 @@ def apply(
                          f"{proj_path} expects {proj.dim_in}")
     inputs = (proj_path, str(sidecar_path(proj_path)))
     if engine == Engine.ray:
-        from infomin_cli.engine import ray_engine
+        from infomin_cli.engine.ray_apply import apply as ray_apply
 
-        rows = ray_engine.apply(file, out, proj, options=options, out_col=out_col,
-                                batch_rows=batch_rows, inputs=inputs)
+        rows = ray_apply(file, out, proj, options=options, out_col=out_col,
+                         batch_rows=batch_rows, inputs=inputs)
     else:
         rows = transform_file(file, out, lambda batch: next(apply_batches(proj, [batch])),
                               options=options, out_col=out_col, batch_rows=batch_rows,
