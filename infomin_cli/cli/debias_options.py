@@ -9,8 +9,12 @@ from typing import Annotated
 
 import typer
 
-from infomin_cli.cli.options import Format
+from infomin_cli.cli.options import FormatOpt  # noqa: F401  (debias and apply take --format)
+from infomin_cli.debias.config import DebiasConfig
 from infomin_cli.debias.penalties import PENALTIES
+
+#: the library's defaults, which the flags' defaults read
+DEFAULT = DebiasConfig()
 
 
 class Model(str, Enum):
@@ -60,7 +64,6 @@ MaxStepsOpt = Annotated[int, typer.Option(
     "usually ends sooner).")]
 SeedOpt = Annotated[int, typer.Option("--seed")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
-FormatOpt = Annotated[Format, typer.Option("--format")]
 ReportOpt = Annotated[str | None, typer.Option(
     "--output", "-o", metavar="FILE", help="Also write the JSON report here.")]
 ProjectionArg = Annotated[str, typer.Argument(metavar="PROJECTION", help="A saved projection.")]

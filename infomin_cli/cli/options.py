@@ -172,6 +172,23 @@ class Format(str, Enum):
     json = "json"
 
 
+FormatOpt = Annotated[Format, typer.Option("--format", help="table, or JSON only on stdout.")]
+
+
+def check_outputs(outputs: dict[str, str | None], inputs: tuple[str, ...]) -> None:
+    """Refuse, before anything is read, an output path (``{flag: path}``, None = not given)
+    that would land on an input, its shards or its glob; the error names the flag."""
+    from infomin_cli.io.writers import check_output_path
+
+    for flag_name, path in outputs.items():
+        if path is None:
+            continue
+        try:
+            check_output_path(path, inputs)
+        except InputError as exc:
+            raise InputError(f"{flag_name} {exc}") from exc
+
+
 F = TypeVar("F", bound=Callable)
 
 

@@ -40,6 +40,56 @@ def step_progress(bar, label: str, total: int):
     return update
 
 
+def audit_progress(bar, config, rows: int):
+    """``(on_rows, on_epoch)`` callbacks of :func:`~infomin_cli.pipeline.audit.run_audit`
+    drawing on ``bar`` (one task for the streaming pass over ``rows`` rows, one per attribute
+    for the subsampled estimators); ``(None, None)`` without a bar."""
+    if bar is None:
+        return None, None
+    from infomin_cli.estimators.registry import REGISTRY
+
+    on_rows = None
+    if config.streamed:
+        rows_task = bar.add_task(f"{' + '.join(config.streamed)}: rows", total=rows)
+
+        def on_rows(done: int, total: int) -> None:
+            bar.update(rows_task, completed=done)
+
+    tasks: dict[str, int] = {}
+
+    def on_epoch(name: str, epoch: int, max_epochs: int, val: float) -> None:
+        if name not in tasks:
+            what = " + ".join(REGISTRY[e].symbol for e in config.subsampled)
+            tasks[name] = bar.add_task(f"{what} {name}: epochs", total=max_epochs)
+        bar.update(tasks[name], completed=epoch)
+
+    return on_rows, on_epoch
+
+
+class CheckBars:
+    """One transient progress bar per check of ``infomin check`` (its ``on_progress``)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar = self._name = self._task = None
+
+    def update(self, name: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if name != self._name:
+            self.close()
+            self._bar = progress_bar(True)
+            self._bar.start()
+            self._name = name
+            self._task = self._bar.add_task(f"{name}: rows", total=total)
+        self._bar.update(self._task, completed=done)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+        self._bar = self._name = self._task = None
+
+
 @contextmanager
 def status(message: str) -> Iterator[None]:
     """A spinner on stderr while work runs, only when stderr is a terminal (never stdout)."""

@@ -37,9 +37,8 @@ How :func:`rho_star` estimates it
 * **Early stopping** on the correlation over the whole validation split (evaluated after every
   epoch); the weights of the best validation epoch are restored. An epoch is at least
   ``min_epoch_steps`` optimiser steps (several passes over a small train split), so patience
-  and budget are never a handful of steps: with 6 batches per pass, a patience of 10 passes
-  (60 steps) stopped a weak nonlinear signal at its linear start (read 0.05 where an
-  independent probe saw 0.21, and 0.33 once trained on).
+  and budget are never a handful of steps (a patience of a few dozen steps stops a weak
+  nonlinear signal at its linear start).
 * **Reported value** = correlation of ``h`` and ``g`` on the held-out *test* rows, which were
   used neither for fitting nor for early stopping (the best value of a validation curve is
   optimistic: it is a maximum over epochs of noisy numbers). ``corr`` keeps the signed number;

@@ -30,9 +30,12 @@ between two fits can look significant. Treat a rise as a prompt to look, not as 
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
+from infomin_cli.errors import InputError
 from infomin_cli.estimators.registry import REGISTRY
 from infomin_cli.pipeline.policy import CORRECTIONS, adjust
 
@@ -128,3 +131,18 @@ def compare_runs(new_run: dict, old_run: dict, *, alpha: float,
         out[name] = compare(new_rep, old_rep, alpha=alpha, correction=correction)
     out[NOT_COMPARED] = skipped
     return out
+
+
+def load_baseline(path: str) -> dict:
+    """An earlier ``infomin check`` JSON report; :class:`~infomin_cli.errors.InputError`
+    naming the file when it is missing, unreadable or not such a report."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file (--baseline; create one with "
+                         "--update-baseline)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a report of infomin check: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("checks"), dict):
+        raise InputError(f"{path}: not a report of infomin check (no 'checks' table)")
+    return data

@@ -10,67 +10,17 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from infomin_cli.cli.exit_codes import EXIT_CHECK_FAILED
-from infomin_cli.cli.options import Format, handles_input_errors
-from infomin_cli.cli.progress import interactive, progress_bar
+from infomin_cli.cli.options import Format, FormatOpt, check_outputs, handles_input_errors
+from infomin_cli.cli.progress import CheckBars, interactive
 from infomin_cli.errors import InputError
 
 if TYPE_CHECKING:
     from infomin_cli.pipeline.check import CheckOutcome
-
-
-class _Bars:
-    """One transient progress bar per check, on a terminal only."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._bar: Any = None
-        self._name: str | None = None
-        self._task: Any = None
-
-    def update(self, name: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if name != self._name:
-            self.close()
-            self._bar = progress_bar(True)
-            self._bar.start()
-            self._name = name
-            self._task = self._bar.add_task(f"{name}: rows", total=total)
-        self._bar.update(self._task, completed=done)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-        self._bar = self._name = self._task = None
-
-
-def _out(flag: str, path: str | None, inputs: tuple[str, ...]) -> None:
-    from infomin_cli.io.writers import check_output_path
-
-    if path is None:
-        return
-    try:
-        check_output_path(path, inputs)
-    except InputError as exc:
-        raise InputError(f"{flag} {exc}") from exc
-
-
-def _load_baseline(path: str) -> dict:
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file (--baseline; create one with "
-                         "--update-baseline)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a report of infomin check: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("checks"), dict):
-        raise InputError(f"{path}: not a report of infomin check (no 'checks' table)")
-    return data
 
 
 @handles_input_errors
@@ -96,8 +46,7 @@ def check(
         "--update-baseline", help="Write this run's report to --baseline (atomically).")] = False,
     exit_zero: Annotated[bool, typer.Option(
         "--exit-zero", help="Report, but exit 0 even when a check fails.")] = False,
-    fmt: Annotated[Format, typer.Option(
-        "--format", help="table, or JSON only on stdout.")] = Format.table,
+    fmt: FormatOpt = Format.table,
 ) -> None:
     """Run every check of the configuration (or --only NAME) and gate on the results.
 
@@ -105,12 +54,13 @@ def check(
     2 configuration or input error, 3 internal error.
     """
     from infomin_cli.io import write_atomic, write_json_atomic
+    from infomin_cli.pipeline.baseline import load_baseline
     from infomin_cli.pipeline.check import run_checks
     from infomin_cli.pipeline.check_config import load_config
-    from infomin_cli.report import render_audit
     from infomin_cli.report.build import check_report
     from infomin_cli.report.junit import junit_xml as to_junit
     from infomin_cli.report.markdown import markdown_summary
+    from infomin_cli.report.render_check import check_summary_line, render_check
 
     cfg = load_config(config)
     checks = cfg.select(only)
@@ -118,26 +68,17 @@ def check(
         raise InputError("--update-baseline needs --baseline FILE (where to write it)")
     inputs = tuple(str(x) for c in checks for x in (c.input, c.load.attrs_file) if x)
     inputs += (str(cfg.path),)
-    for flag, path in (("--junit-xml", junit_xml), ("--markdown", markdown),
-                       ("--output", output)):
-        _out(flag, path, inputs)
-    if update_baseline:
-        _out("--baseline", baseline, inputs)
-    old = _load_baseline(baseline) if baseline is not None and not (
+    check_outputs({"--junit-xml": junit_xml, "--markdown": markdown, "--output": output,
+                   "--baseline": baseline if update_baseline else None}, inputs)
+    old = load_baseline(baseline) if baseline is not None and not (
         update_baseline and not Path(baseline).exists()) else None
 
     def shown(outcome: CheckOutcome) -> None:
         bars.close()
-        if fmt != Format.table:
-            return
-        typer.echo(f"── check {outcome.name} ──")
-        render_audit(outcome.report)
-        for comp in outcome.rises:
-            typer.echo(f"  ✗ {comp['attribute']}: {comp['estimator']} rose from "
-                       f"{comp['old']:.3f} to {comp['new']:.3f} since the baseline "
-                       f"(p={comp['p']:.2g}, adjusted {comp['p_adjusted']:.2g})")
+        if fmt == Format.table:
+            render_check(outcome.name, outcome.report, outcome.rises)
 
-    bars = _Bars(fmt == Format.table and interactive())
+    bars = CheckBars(fmt == Format.table and interactive())
     try:
         result = run_checks(cfg, report=check_report, baseline=old, only=only,
                             on_progress=bars.update, on_check=shown)
@@ -163,8 +104,6 @@ def check(
     if fmt == Format.json:
         typer.echo(json.dumps(run, indent=2))
     else:
-        colour = "FAIL" if run["verdict"] == "fail" else "PASS"
-        typer.echo(f"infomin check: {colour} ({len(checks)} check"
-                   f"{'s' if len(checks) != 1 else ''}, config {cfg.path})")
+        typer.echo(check_summary_line(run["verdict"], len(checks), cfg.path))
     if result.verdict == "fail" and not exit_zero:
         raise typer.Exit(EXIT_CHECK_FAILED)

@@ -22,6 +22,7 @@ from infomin_cli.cli.options import (
     Format,
     IdColOpt,
     StrictOpt,
+    check_outputs,
     handles_input_errors,
     load_options,
 )
@@ -33,10 +34,13 @@ from infomin_cli.errors import InputError
 def debias(
     file: FileArg, attr: o.AttrOpt, target: o.TargetOpt = None,
     projection: o.ProjectionOpt = ..., out: o.OutOpt = None, out_col: o.OutColOpt = None,
-    method: o.MethodOpt = o.Method("slice"), model: o.ModelOpt = o.Model.mlp,
-    dim: o.DimOpt = None, beta: o.BetaOpt = "0.5", l2_steps: o.L2StepsOpt = 10,
+    method: o.MethodOpt = o.Method(o.DEFAULT.penalty),
+    model: o.ModelOpt = o.Model(o.DEFAULT.model),
+    dim: o.DimOpt = None, beta: o.BetaOpt = str(o.DEFAULT.beta),
+    l2_steps: o.L2StepsOpt = o.DEFAULT.l2_steps,
     max_leakage: o.MaxLeakageOpt = None, plot: o.PlotOpt = None,
-    max_steps: o.MaxStepsOpt = 2000, emb_col: EmbColOpt = None, emb_cols: EmbColsOpt = None,
+    max_steps: o.MaxStepsOpt = o.DEFAULT.max_steps,
+    emb_col: EmbColOpt = None, emb_cols: EmbColsOpt = None,
     attrs: AttrsFileOpt = None, id_col: IdColOpt = None, attr_kind: AttrKindOpt = None,
     strict: StrictOpt = False, seed: o.SeedOpt = 0, device: o.DeviceOpt = "auto",
     fmt: o.FormatOpt = Format.table, output: o.ReportOpt = None,
@@ -52,7 +56,6 @@ def debias(
     from infomin_cli.debias.run import parse_betas, run_debias
     from infomin_cli.io import open_dataset, write_json_atomic
     from infomin_cli.io.transform import transform_file
-    from infomin_cli.io.writers import check_output_path
     from infomin_cli.report.plot import require_matplotlib
     from infomin_cli.report.render_debias import draw_tradeoff, render_debias
     from infomin_cli.stats.device import resolve_device
@@ -74,13 +77,9 @@ def debias(
     if not 0 <= seed < 2**63:
         raise InputError(f"--seed {seed}: expected 0 <= seed < 2**63")
     inputs = tuple(p for p in (file, attrs) if p)
-    for flag, path in (("--projection", projection), ("--projection", sidecar_path(projection)),
-                       ("--out", out), ("--output", output), ("--plot", plot)):
-        if path is not None:
-            try:
-                check_output_path(path, inputs)
-            except InputError as exc:
-                raise InputError(f"{flag} {exc}") from exc
+    check_outputs({"--projection": projection, "--projection (its sidecar)":
+                   str(sidecar_path(projection)), "--out": out, "--output": output,
+                   "--plot": plot}, inputs)
     if plot is not None:
         require_matplotlib(f"--plot {plot}")  # fail before the fit, not after
     options = load_options(emb_col, emb_cols, attrs, id_col, attr_kind, strict)
