@@ -19,6 +19,22 @@ from infomin_cli.stats.features import AttributeEncoder
 PKG = Path(im.__file__).resolve().parent
 
 
+def test_import_infomin_is_the_same_library():
+    import infomin
+
+    assert infomin.__all__ == im.__all__ and infomin.__version__ == im.__version__
+    assert infomin.rho_star is im.rho_star and infomin.Projection is im.Projection
+
+
+def test_all_holds_what_users_call_not_internals():
+    for name in ("audit_arrays", "debias", "Projection", "sweep_beta", "run_checks",
+                 "NotEstimable", "REGISTRY", "DebiasConfig", "AuditResult"):
+        assert name in im.__all__, name
+    for name in ("Standardizer", "LinearAccumulator", "SlicedAccumulator", "SliceFeaturizer",
+                 "AttributeEncoder"):
+        assert name not in im.__all__, name
+
+
 def test_all_is_importable_and_complete():
     for name in im.__all__:
         assert hasattr(im, name), name
