@@ -10,8 +10,8 @@ writes and what ``--baseline`` reads back::
      "checks": {NAME: {"verdict", "input", "report": <audit report>, "baseline"?: <compare>}}}
 
 The audit report of each check is built by the caller's ``report`` function (the report layer
-comes after the pipeline), e.g. :func:`~infomin_cli.report.build_report` with
-:func:`~infomin_cli.report.build.source_info`.
+comes after the pipeline): :func:`~infomin_cli.report.build.check_report` is what
+``infomin check`` passes.
 """
 
 from __future__ import annotations
