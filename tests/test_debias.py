@@ -60,10 +60,13 @@ def test_solve_before_min_step_is_required():
 def test_fit_removes_a_nonlinear_leak_and_keeps_the_target():
     """T = 1{|z0| > 0.67} (rho* ~0.9) and a target read off z1: the frontier is rho* = 0 with
     the target intact. A linear projection trained against the slice loss reaches it, judged
-    on the validation rows by independent estimators (rho*, linear) that the fit never saw."""
+    on 4,000 fresh rows of the same distribution by independent estimators (rho*, linear) that
+    the fit never saw (its own 800 validation rows leave rho* 160 test rows, where the noise
+    floor of the max of its two read-outs is ~0.15)."""
     z, t, y = _data()
-    f, std, hist = fit_projection(z, [t], [y], DebiasConfig(beta=5.0), seed=0)
-    val = hist.val_rows
+    f, std, _ = fit_projection(z, [t], [y], DebiasConfig(beta=5.0), seed=0)
+    z, t, y = _data(seed=2)
+    val = np.arange(len(z))
     with torch.no_grad():
         fz = f(torch.as_tensor(std.transform(z), dtype=torch.float32)).numpy()
     cfg = im.RhoConfig(bootstrap=0, permutations=0)

@@ -124,3 +124,19 @@ def test_run_debias_sweeps_and_erases_in_closed_form():
     assert report["method"] == "leace" and report["model"] == "linear"
     assert report["beta"] is None and report["beta_search"] is None and report["notes"] == []
     assert torch.is_tensor(leace.projection.mean)
+
+
+def test_the_debias_report_uses_the_audits_judge():
+    """The after-table's rho* is what ``infomin audit`` (default settings) reads of the same
+    held-out output, number for number; a beta sweep's leakage is the same judge too."""
+    z, t, u, y = _data(n=1500)
+    cfg = DebiasConfig(model="linear", max_steps=40, eval_every=10)
+    run = run_debias(z, [t], [y], cfg, seed=0, device="cpu")
+    out = np.asarray(run.projection(z[run.held_out]))
+    attrs = [a.take(run.held_out) for a in (t, y)]
+    audit = im.audit_arrays(out, attrs, *im.audit_settings({"seed": 0}))
+    for a in ("t", "y"):
+        assert run.after[a]["rho"] == audit.attributes[a].estimates["rho"].value
+    assert audit.attributes["t"].estimates["rho"].trees is not None  # the full judge
+    swept = run_debias(z, [t], [y], cfg, betas=[0.5, 1.0], seed=0, device="cpu")
+    assert swept.trials[-1].rho == pytest.approx(swept.leakage(swept.after), abs=1e-12)

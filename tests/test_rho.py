@@ -82,7 +82,9 @@ def test_independent_is_small():
     z = rng.standard_normal((N, D))
     r = rho_star(z, Attribute.continuous("t", rng.standard_normal(N)))
     assert r.value <= 0.05, r
-    assert r.ci is not None and r.ci[0] == 0.0  # the interval reaches 0
+    # one draw: not significant at 1%, the interval down at the noise floor (the p-values'
+    # uniformity over many null datasets is test_rho_p_values_are_uniform_under_independence)
+    assert r.p_value > 0.01 and r.ci is not None and r.ci[0] <= 0.01, r
 
 
 def test_square_nonlinear_matches_histogram_oracle():
@@ -305,7 +307,9 @@ def test_permutation_test_of_the_frozen_networks():
         pvals.append(r.p_value)
         floors.append(r.null_q95)
     assert stats.kstest(pvals, "uniform").pvalue > 0.001
-    assert 0.02 < np.median(floors) < 0.25  # ~1.645/sqrt(60 test rows) = 0.21 at most
+    # one read-out: ~1.645/sqrt(60 test rows) = 0.21; the max of two nearly independent
+    # ones: ~ the 97.5th percentile of one, 1.96/sqrt(60) = 0.25
+    assert 0.02 < np.median(floors) < 0.29
     z, t = _gaussian(0.8, n=600, d=4, seed=12)
     strong = rho_star(z, t, cfg)
     assert strong.p_value == pytest.approx(1 / 200) and strong.value > strong.null_q95

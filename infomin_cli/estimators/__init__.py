@@ -24,6 +24,7 @@ from infomin_cli.estimators.sliced import (
     sliced_dependence,
     sliced_in_sample,
 )
+from infomin_cli.estimators.tree_readout import TreeConfig
 
 __all__ = [
     "Estimate",
@@ -31,6 +32,7 @@ __all__ = [
     "LinearConfig",
     "LinearResult",
     "RhoConfig",
+    "TreeConfig",
     "RhoResult",
     "SlicedAccumulator",
     "SlicedConfig",

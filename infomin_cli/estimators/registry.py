@@ -84,7 +84,8 @@ REGISTRY: dict[str, EstimatorSpec] = {
                       "linear: the top held-out canonical correlation (what a linear probe reads)",
                       _LINEAR, joint_null=True),
         EstimatorSpec("rho", "rho*", "ρ*", "rho_star", RhoConfig, rho_star, None,
-                      "ρ*: neural HGR maximal correlation on held-out test rows", _RHO,
+                      "ρ*: HGR maximal correlation on held-out test rows, the larger of a "
+                      "network's and boosted trees' read-out", _RHO,
                       ci_column=True),
     )
 }

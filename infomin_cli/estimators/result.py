@@ -29,3 +29,8 @@ class Estimate:
     ci_method: str | None
     n_eval: int
     p_method: str | None
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Lines for the report about how this estimate was made (none by default)."""
+        return ()

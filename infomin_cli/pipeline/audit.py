@@ -184,6 +184,7 @@ def _subsampled(source: Source, config: AuditConfig, estimator: str, on_epoch: E
             continue
         # The subsample was drawn here: report it against the rows available.
         out[name] = replace(res, n_rows=source.n_rows, subsampled=len(idx) < source.n_rows)
+        notes[name].extend(out[name].notes)
     return out
 
 

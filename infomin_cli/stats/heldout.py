@@ -4,6 +4,12 @@ With the projections ``p = f(Z)`` and ``q = g(T)`` fitted on other rows, the cor
 ``p`` and ``q`` on the eval rows is an honest estimate, and permuting ``q`` against ``p`` is an
 exact permutation test (the eval pairs are exchangeable under independence, given the fit).
 The interval is a percentile bootstrap over the eval rows, conditional on the fit.
+
+Several read-outs at once: with ``p`` and ``q`` of shape ``(n, m)`` (column ``j`` of ``p``
+paired with column ``j`` of ``q``, every pair fitted on other rows), the statistic is the
+largest of the ``m`` correlations; each permutation (and each bootstrap resample) moves the
+rows of every ``q`` column together, so the test of the maximum stays exact and the interval
+is of the maximum.
 """
 
 from __future__ import annotations
@@ -51,6 +57,11 @@ def _generator(device: torch.device, seed: int) -> torch.Generator:
 
 
 def _standardise(x: torch.Tensor) -> torch.Tensor:
+    """Centred, unit-norm columns (a zero column stays zero)."""
+    if x.ndim == 2:
+        x = x - x.mean(0)
+        nrm = torch.linalg.vector_norm(x, dim=0)
+        return torch.where(nrm > 0, x / nrm.clamp_min(1e-300), x)
     x = x - x.mean()
     nrm = torch.linalg.vector_norm(x)
     return x / nrm if nrm > 0 else x
@@ -72,7 +83,8 @@ def bootstrap_ci(
     chunk_elems: int = 1 << 23,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of ``clip(corr(p, q), 0, 1)`` over the rows (``reps``
-    resamples, seeded on the tensors' device)."""
+    resamples, seeded on the tensors' device); of the largest column correlation for
+    ``(n, m)`` inputs."""
     dev = p.device
     n = int(p.shape[0])
     chunk = max(1, chunk_elems // max(n, 1))
@@ -87,6 +99,8 @@ def bootstrap_ci(
         qb = qb - qb.mean(1, keepdim=True)
         den = torch.sqrt((pb * pb).sum(1) * (qb * qb).sum(1))
         r = torch.where(den > 0, (pb * qb).sum(1) / den.clamp_min(1e-300), 0.0)
+        if r.ndim == 2:  # (b, m) read-outs: the largest
+            r = r.amax(1)
         vals.append(r.clamp(0.0, 1.0))
     boot = torch.cat(vals)
     tail = (1.0 - level) / 2.0
@@ -104,7 +118,8 @@ def heldout_evaluation(
     level: float = 0.95,
     chunk_elems: int = 1 << 23,
 ) -> HeldOut:
-    """Correlation of fixed projections on eval rows, its permutation null and bootstrap CI.
+    """Correlation of fixed projections on eval rows, its permutation null and bootstrap CI;
+    ``(n, m)`` inputs: of the largest of the ``m`` paired correlations (module docstring).
 
     Cost ``O((B + bootstrap) * n_eval)`` time and ``O(chunk_elems)`` extra memory. Random
     streams are seeded from ``seed`` on the tensors' device (identical per device type).
@@ -113,7 +128,7 @@ def heldout_evaluation(
     n = int(p.shape[0])
     ps = _standardise(p.to(torch.float64))
     qs = _standardise(q.to(torch.float64)).to(dev)
-    r_obs = float((ps * qs).sum())
+    r_obs = float((ps * qs).sum(0).max())
     value = min(max(r_obs, 0.0), 1.0)
     chunk = max(1, chunk_elems // max(n, 1))
 
@@ -124,7 +139,10 @@ def heldout_evaluation(
         for start in range(0, permutations, chunk):
             b = min(chunk, permutations - start)
             idx = torch.stack([torch.randperm(n, generator=g, device=dev) for _ in range(b)])
-            nulls.append(qs[idx] @ ps)
+            if qs.ndim == 2:
+                nulls.append(torch.einsum("bnm,nm->bm", qs[idx], ps).amax(1))
+            else:
+                nulls.append(qs[idx] @ ps)
         null = torch.cat(nulls)
         p_value = (1.0 + float((null >= r_obs - 1e-12).sum())) / (1.0 + permutations)
         nc = null.clamp(0.0, 1.0)

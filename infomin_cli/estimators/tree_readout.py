@@ -1,0 +1,124 @@
+"""Gradient-boosted tree read-out of rho*: what a stock tree ensemble reads of T from Z.
+
+For any fixed pair of functions, ``corr(s(Z), g(T)) <= rho*(Z, T)``. This read-out fits ``s``
+with scikit-learn's histogram gradient boosting on rho*'s *train* rows, early-stopped on its
+*validation* rows (``X_val``), and is then frozen; :func:`~infomin_cli.estimators.rho.rho_star`
+scores it on the test rows beside the neural read-out.
+
+* **Class T** (``classes`` > 0): the classifier's predicted probabilities ``P(c | z)``;
+  ``s = P w`` and ``g = onehot(T) v`` with ``(w, v)`` the top canonical pair of
+  ``(P, onehot)`` on the validation rows. With the true posteriors this canonical correlation
+  *is* rho* (the second singular value of ``D^-1/2 E[p p^T] D^-1/2``); for two classes it is
+  the correlation of ``P(1 | z)`` with the class indicator.
+* **Continuous T**: the regressor's prediction of a given 1-D target ``y = g(T)`` (T's normal
+  scores for one column; the neural read-out's learnt ``g(T)`` for several), ``g`` kept as is.
+
+Trees split each column at up to 255 quantile bins, so they follow fine, folded structure (a
+debiasing map that wraps the attribute into narrow bands) that a smooth network on the same
+rows misses; a network follows smooth directions spread over many columns that axis-aligned
+splits approximate poorly. rho* reports the larger of the two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from infomin_cli.stats.cca import cca
+
+__all__ = ["TreeConfig", "TreeReadout", "fit_tree_readout"]
+
+
+@dataclass(frozen=True)
+class TreeConfig:
+    """Settings of the boosted trees (scikit-learn's names). ``max_iter`` rounds at most,
+    stopped when the validation loss has not improved for ``patience`` rounds.
+
+    Chosen on synthetic folded maps (bands, an XOR in 8 dims, a banded continuous T) and the
+    sample's sex and race, 3 splits each: a patience of 20 rounds stopped an XOR before its
+    interaction was found (test correlation 0.32-0.41); 50 rounds of 15-leaf trees read
+    0.37-0.43 there and the same as 31 leaves elsewhere.
+    """
+
+    max_iter: int = 500
+    learning_rate: float = 0.1
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 20
+    l2_regularization: float = 0.0
+    patience: int = 50
+
+    def __post_init__(self) -> None:
+        if self.max_iter < 1 or self.patience < 1 or self.max_leaf_nodes < 2:
+            raise ValueError(f"trees: max_iter, patience must be >= 1 and max_leaf_nodes "
+                             f">= 2, got {self.max_iter}, {self.patience}, "
+                             f"{self.max_leaf_nodes}")
+        if not 0 < self.learning_rate <= 1:
+            raise ValueError(f"trees: learning_rate must be in (0, 1], got {self.learning_rate}")
+        if self.min_samples_leaf < 1 or self.l2_regularization < 0:
+            raise ValueError("trees: min_samples_leaf must be >= 1 and l2_regularization >= 0")
+
+
+@dataclass(frozen=True)
+class TreeReadout:
+    """A fitted, frozen read-out: :meth:`score` ``s(z)`` and :meth:`target` ``g(t)``.
+
+    ``classes``: number of classes of T (0 for a continuous T); ``seen``: the class codes the
+    classifier was trained on (the columns of its probabilities); ``w``, ``v``: canonical
+    weights of the probabilities (all but the last seen class) and of the one-hot code (all
+    but the last class); ``iterations``: boosting rounds kept.
+    """
+
+    model: object
+    classes: int
+    seen: np.ndarray | None
+    w: np.ndarray | None
+    v: np.ndarray | None
+    iterations: int
+
+    def score(self, z: np.ndarray) -> np.ndarray:
+        """``s(z)``, float64 (n,)."""
+        if self.classes == 0:
+            return np.asarray(self.model.predict(z), dtype=np.float64)
+        proba = np.asarray(self.model.predict_proba(z), dtype=np.float64)
+        return proba[:, :-1] @ self.w
+
+    def target(self, t: np.ndarray) -> np.ndarray:
+        """``g(t)``: class codes -> the canonical class weights; a continuous target as is."""
+        if self.classes == 0:
+            return np.asarray(t, dtype=np.float64).reshape(len(t))
+        return np.concatenate([self.v, [0.0]])[np.asarray(t, dtype=np.int64)]
+
+
+def fit_tree_readout(z_train: np.ndarray, y_train: np.ndarray, z_val: np.ndarray,
+                     y_val: np.ndarray, *, classes: int, config: TreeConfig = TreeConfig(),
+                     seed: int = 0) -> TreeReadout:
+    """Fit the read-out: a classifier of class codes ``y`` in ``[0, classes)`` (``classes``
+    >= 2), or a regressor of a 1-D continuous target (``classes = 0``); validation rows stop
+    the boosting and, for classes, fix the canonical weights."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    cfg = config
+    common = {"learning_rate": cfg.learning_rate, "max_iter": cfg.max_iter,
+              "max_leaf_nodes": cfg.max_leaf_nodes, "min_samples_leaf": cfg.min_samples_leaf,
+              "l2_regularization": cfg.l2_regularization, "early_stopping": True,
+              "n_iter_no_change": cfg.patience, "random_state": seed & 0x7FFF_FFFF}
+    if classes == 0:
+        model = HistGradientBoostingRegressor(**common)
+        model.fit(z_train, np.ravel(y_train), X_val=z_val, y_val=np.ravel(y_val))
+        return TreeReadout(model, 0, None, None, None, int(model.n_iter_))
+
+    y_train = np.asarray(y_train, dtype=np.int64)
+    y_val = np.asarray(y_val, dtype=np.int64)
+    seen = np.unique(y_train)
+    # The classifier knows only the classes of its train rows: validation rows of another
+    # class cannot score its early stopping (they still weigh in the canonical weights).
+    known = np.isin(y_val, seen)
+    model = HistGradientBoostingClassifier(**common)
+    model.fit(z_train, y_train, X_val=z_val[known], y_val=y_val[known])
+    proba = np.asarray(model.predict_proba(z_val), dtype=np.float64)[:, :-1]
+    onehot = np.zeros((len(y_val), classes), dtype=np.float64)
+    onehot[np.arange(len(y_val)), y_val] = 1.0
+    sol = cca(torch.from_numpy(proba), torch.from_numpy(onehot[:, :-1]), ridge=1e-6)
+    return TreeReadout(model, classes, seen, sol.w.numpy(), sol.v.numpy(), int(model.n_iter_))
