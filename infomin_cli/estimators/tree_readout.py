@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from infomin_cli.stats.cca import cca
+from infomin_cli.stats.features import one_hot
 
 __all__ = ["TreeConfig", "TreeReadout", "fit_tree_readout"]
 
@@ -118,7 +119,5 @@ def fit_tree_readout(z_train: np.ndarray, y_train: np.ndarray, z_val: np.ndarray
     model = HistGradientBoostingClassifier(**common)
     model.fit(z_train, y_train, X_val=z_val[known], y_val=y_val[known])
     proba = np.asarray(model.predict_proba(z_val), dtype=np.float64)[:, :-1]
-    onehot = np.zeros((len(y_val), classes), dtype=np.float64)
-    onehot[np.arange(len(y_val)), y_val] = 1.0
-    sol = cca(torch.from_numpy(proba), torch.from_numpy(onehot[:, :-1]), ridge=1e-6)
+    sol = cca(torch.from_numpy(proba), one_hot(y_val, classes).double(), ridge=1e-6)
     return TreeReadout(model, classes, seen, sol.w.numpy(), sol.v.numpy(), int(model.n_iter_))
