@@ -202,11 +202,31 @@ def test_default_dim_follows_the_targets():
     y2 = im.Attribute.categorical("y", np.arange(100) % 2)
     y5 = im.Attribute.categorical("y5", np.arange(100) % 5)
     yc = im.Attribute.continuous("yc", np.linspace(0, 1, 100))
-    assert default_dim(32) == 32  # no target: keep the embedding's dimension
-    assert default_dim(32, [y2]) == 2
-    assert default_dim(32, [y5]) == 8
-    assert default_dim(32, [y2, yc]) == 4
-    assert default_dim(6, [y5]) == 6
+    assert default_dim(32) == 32  # no target: reconstruction_dim decides
+    assert default_dim(32, [y2]) == 1  # what the heads read: no room beside it for a leak
+    assert default_dim(32, [y5]) == 4
+    assert default_dim(32, [y2, yc]) == 2
+    assert default_dim(3, [y5]) == 3
+
+
+def test_reconstruction_dim_keeps_95_percent_of_what_removal_leaves():
+    """Standardised columns: one carries the attribute, three copy one latent (a principal
+    component of variance ~3), two are independent noise (1 each). Once the attribute's
+    direction is removed, 5 units remain: 1 component keeps 60%, 2 keep 80%, 3 keep all."""
+    from infomin_cli.debias.config import reconstruction_dim
+
+    rng = np.random.default_rng(0)
+    n = 20000
+    a = rng.integers(0, 2, n)
+    g = rng.standard_normal(n)
+    z = np.column_stack([2.0 * a - 1 + 0.01 * rng.standard_normal(n),
+                         *(g + 0.01 * rng.standard_normal(n) for _ in range(3)),
+                         rng.standard_normal((n, 2))])
+    z = (z - z.mean(0)) / z.std(0)
+    attr = im.Attribute.categorical("a", a)
+    assert reconstruction_dim(z, [attr], keep=0.95) == 3
+    assert reconstruction_dim(z, [attr], keep=0.75) == 2
+    assert reconstruction_dim(z, [attr], keep=0.5) == 1
 
 
 def test_sweep_keeps_the_smallest_beta_under_the_limit_or_the_last():

@@ -140,9 +140,33 @@ def test_max_leakage_searches_beta(invoke, leaky, tmp_path):
     assert trials and trials[-1]["rho"] <= 0.15
     assert all(t["rho"] > 0.15 for t in trials[:-1])  # the smallest beta that reaches it
     assert rep["beta"] == trials[-1]["beta"]
+    # the gate: exit 0 means the audit's rho* (the judge) of the held-out rows is <= the limit
+    held = rep["held_out"]
+    assert held["met"] is True and held["max_leakage"] == 0.15
+    assert held["leakage"] == rep["after"]["t"]["rho"] <= 0.15
+    assert held["rows"] == rep["held_out_rows"]
+    side = json.loads((tmp_path / "p.safetensors.json").read_text())
+    assert side["metadata"]["held_out"] == held  # what apply users are told
+    r = invoke("apply", tmp_path / "p.safetensors", leaky, "--out", tmp_path / "c.npy")
+    assert r.exit_code == 0 and f"leakage rho* {held['leakage']:.3f}" in r.stdout
+    assert "--max-leakage 0.15 met" in r.stdout
     bad = invoke("debias", leaky, "--attr", "t", "--max-leakage", "1.5",
                  "--projection", tmp_path / "q.safetensors")
     assert bad.exit_code == 2 and "max-leakage" in bad.stderr
+    assert not (tmp_path / "q.safetensors").exists()  # refused before any fit
+
+
+def test_max_leakage_not_met_exits_1_with_the_best_tradeoff_saved(invoke, leaky, tmp_path):
+    """A CI gate on debias: no beta reaches the limit (two steps of training cannot) -> exit
+    1, the report says so and keeps every trial, the largest beta's projection is saved."""
+    r = invoke("debias", leaky, "--attr", "t", "--target", "y", "--max-leakage", "0.05",
+               "--beta", "0.1,1", "--max-steps", "2", "--projection", tmp_path / "p.safetensors",
+               "--format", "json")
+    assert r.exit_code == 1, r.output
+    rep = json.loads(r.stdout)
+    assert rep["held_out"]["met"] is False and rep["held_out"]["leakage"] > 0.05
+    assert [t["beta"] for t in rep["beta_search"]] == [0.1, 1.0] and rep["beta"] == 1.0
+    assert "not met" in r.stderr and (tmp_path / "p.safetensors").exists()
 
 
 def test_beta_sweep_reports_every_beta_and_draws_the_tradeoff(invoke, leaky, tmp_path):
@@ -197,12 +221,18 @@ def test_notes_say_when_there_is_no_target(invoke, leaky, tmp_path):
     r = invoke("debias", leaky, "--attr", "t", "--max-steps", "10", "--projection",
                tmp_path / "p.safetensors", "--format", "json")
     assert r.exit_code == 0, r.output
-    notes = json.loads(r.stdout)["notes"]
-    assert any("no --target" in n for n in notes)
+    rep = json.loads(r.stdout)
+    # 6 independent columns, one direction removed: 5 keep all that is left
+    assert rep["dim"] == 5 and rep["held_out"]["utility_measure"] == "reconstruction R2"
+    assert any(f"reconstruction R2 kept on the held-out rows: {rep['held_out']['utility']:.3f}"
+               in n for n in rep["notes"])
+    r = invoke("debias", leaky, "--attr", "t", "--dim", "6", "--max-steps", "10",
+               "--projection", tmp_path / "d.safetensors", "--format", "json")
+    assert any("may remove little" in n for n in json.loads(r.stdout)["notes"])  # d -> d
     for extra in (["--target", "y"], ["--dim", "3"]):  # a target, or a bottleneck
         r = invoke("debias", leaky, "--attr", "t", *extra, "--max-steps", "10",
                    "--projection", tmp_path / "q.safetensors", "--format", "json")
-        assert not any("no --target" in n for n in json.loads(r.stdout)["notes"])
+        assert not any("may remove little" in n for n in json.loads(r.stdout)["notes"])
 
 
 def test_tradeoff_plot_tells_many_series_apart(tmp_path):

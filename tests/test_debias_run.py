@@ -8,15 +8,15 @@ import pytest
 import torch
 
 import infomin_cli as im
-from infomin_cli.debias.config import DebiasConfig
+from infomin_cli.debias.config import BETA_TARGET, DebiasConfig
 from infomin_cli.debias.fit import debias, fit_projection
 from infomin_cli.debias.penalties import PENALTIES, penalty_factory
 from infomin_cli.debias.run import MEASURED, WITH_P_VALUE, parse_betas, run_debias
 from infomin_cli.estimators.registry import REGISTRY
 
-REPORT_KEYS = ["projection", "out", "attributes", "targets", "method", "model", "beta", "seed",
-               "steps", "best_step", "held_out_rows", "beta_search", "plot",
-               "max_step_seconds", "before", "after", "notes"]
+REPORT_KEYS = ["projection", "out", "attributes", "targets", "method", "model", "dim", "beta",
+               "seed", "steps", "best_step", "held_out_rows", "beta_search", "plot",
+               "max_step_seconds", "held_out", "before", "after", "notes"]
 
 
 def _data(n=600, seed=1):
@@ -98,16 +98,22 @@ def test_run_debias_measures_the_held_out_rows_and_reports():
     report = run.to_json("p.safetensors")
     assert list(report) == REPORT_KEYS
     assert report["method"] == "slice" and report["model"] == "linear"
-    assert report["beta"] == cfg.beta and report["beta_search"] is None
+    assert report["beta"] == BETA_TARGET and report["beta_search"] is None  # cfg.beta None
+    assert report["dim"] == 1 == run.projection.dim_out  # one binary target
+    assert report["held_out"] == {"rows": len(run.held_out), "judge": "rho*",
+                                  "leakage": run.after["t"]["rho"],
+                                  "utility": run.after["y"]["rho"], "utility_measure": "rho*",
+                                  "max_leakage": None, "met": None}
     assert report["held_out_rows"] == len(run.held_out) == len(run.history.val_rows)
     assert set(report["before"]) == set(report["after"]) == {"t", "y"}
     for row in report["after"].values():
         assert list(row) == ["linear", "si", "si_p", "rho"]
     meta = run.projection.metadata
-    assert list(meta)[-3:] == ["before", "after", "input"] and meta["after"] == run.after
+    assert list(meta)[-4:] == ["before", "after", "held_out", "input"]
+    assert meta["after"] == run.after and meta["held_out"] == report["held_out"]
     assert np.array_equal(run.held_out, np.sort(run.held_out))
     point = run.tradeoff()
-    assert point == [{"beta": cfg.beta, "rho": run.after["t"]["rho"],
+    assert point == [{"beta": BETA_TARGET, "rho": run.after["t"]["rho"],
                       "utility": run.after["y"]["rho"]}]
 
 

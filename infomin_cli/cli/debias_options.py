@@ -44,18 +44,19 @@ MethodOpt = Annotated[Method, typer.Option(
     "the LEACE linear eraser (concept-erasure; pip install 'infomin[leace]').")]
 ModelOpt = Annotated[Model, typer.Option("--model", help="The projection's form.")]
 DimOpt = Annotated[int | None, typer.Option(
-    "--dim", help="Output dimension (default: 2 per target output, at most d; d without a "
-    "target).")]
-BetaOpt = Annotated[str, typer.Option(
-    "--beta", metavar="B[,B...]", help="Weight of the penalty; several (0.3,1,3,10) fit "
-    "one projection each, report them, and keep the one --max-leakage picks (else the "
-    "last).")]
+    "--dim", help="Output dimension (default: what the target heads read, 1 per binary "
+    "target; without a target the fewest principal components that keep 98% of the "
+    "embedding's variance once the attribute's linear part is removed).")]
+BetaOpt = Annotated[str | None, typer.Option(
+    "--beta", metavar="B[,B...]", help="Weight of the penalty (default 0.35 with a target, 3 "
+    "without); several (0.3,1,3,10) fit one projection each, report them, and keep the one "
+    "--max-leakage picks (else the last).", show_default=False)]
 L2StepsOpt = Annotated[int, typer.Option(
     "--l2-steps", help="Adversary steps per max-step (--method adversarial).")]
 MaxLeakageOpt = Annotated[float | None, typer.Option(
-    "--max-leakage", metavar="RHO", help="Keep the smallest beta (of --beta when several "
-    "are given, else 0.1 .. 30) whose rho* of every attribute is at most RHO on the "
-    "validation rows.")]
+    "--max-leakage", metavar="RHO", help="A gate: keep the smallest beta (of --beta when "
+    "several are given, else 0.1 .. 30) whose projection the audit's rho* judges at most "
+    "RHO for every attribute on the held-out rows; exit 1 when none does.")]
 PlotOpt = Annotated[str | None, typer.Option(
     "--plot", metavar="PNG", help="Draw leakage (rho* of the attributes) against utility "
     "(rho* of the targets) for every beta fitted (pip install 'infomin[plot]').")]

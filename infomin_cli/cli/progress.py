@@ -13,28 +13,38 @@ def interactive() -> bool:
 
 
 def progress_bar(enabled: bool):
-    """A rich progress bar on stderr (transient), or ``None`` in a no-op context."""
+    """A rich progress bar on stderr (transient), or ``None`` in a no-op context: elapsed
+    time and an estimate of the time left (``ETA``, from the rate so far; a fit that stops
+    early ends before it)."""
     if not enabled:
         return nullcontext(None)
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                    console=Console(stderr=True), transient=True)
 
 
-def step_progress(bar, label: str, total: int):
+def step_progress(bar, label: str):
     """A fit's ``(step, total, utility, penalty)`` callback drawing on ``bar`` (the task is
-    added at the first step, so a run that never calls it draws nothing); ``None`` without a
-    bar."""
+    added at the first step, so a run that never calls it draws nothing; ``total`` is the
+    fit's, or a beta sweep's, step budget); ``None`` without a bar."""
     if bar is None:
         return None
     task: list = []
 
-    def update(step: int, _total: int, util: float, penalty: float) -> None:
+    def update(step: int, total: int, util: float, penalty: float) -> None:
         if not task:
             task.append(bar.add_task(f"{label}: steps", total=total))
-        bar.update(task[0], completed=step,
+        bar.update(task[0], completed=step, total=total,
                    description=f"{label}: utility {util:.3f}  SI {penalty:.3f}")
 
     return update

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from infomin_cli.attributes import DISCRETE_KINDS, Attribute
-from infomin_cli.debias.slice_loss import abs_corr, batch_standardise
+from infomin_cli.debias.correlation import abs_corr, batch_standardise
 
 
 def _mlp(d_in: int, hidden: int, layers: int) -> nn.Module:

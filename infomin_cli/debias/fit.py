@@ -39,7 +39,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from infomin_cli._version import __version__
 from infomin_cli.attributes import DISCRETE_KINDS, Attribute
-from infomin_cli.debias.config import DebiasConfig, default_dim
+from infomin_cli.debias.config import DebiasConfig, default_dim, reconstruction_dim, resolve
 from infomin_cli.debias.penalties import penalty_factory
 from infomin_cli.debias.projection import Projection
 from infomin_cli.stats.device import resolve_device
@@ -66,6 +66,7 @@ class FitHistory:
     train_rows: np.ndarray | None = None
     val_rows: np.ndarray | None = None
     max_step_seconds: list[float] = field(default_factory=list)
+    config: DebiasConfig | None = None  # the settings the fit ran with (defaults decided)
 
     @property
     def best_index(self) -> int:
@@ -142,7 +143,14 @@ def fit_projection(Z: np.ndarray, attributes: list[Attribute], targets: list[Att
     # Winsorised moments, no clip: the saved Projection must apply exactly this map.
     std = Standardizer.fit(z[train_rows], seed=seed, robust=True, keep_rows=0)
     zs = torch.as_tensor(std.transform(z), dtype=torch.float32)
-    k = cfg.dim or default_dim(d, list(targets))
+    if cfg.dim is not None:
+        k = cfg.dim
+    elif targets:
+        k = default_dim(d, list(targets))
+    else:
+        k = reconstruction_dim(zs[train_rows].numpy(), [a.take(train_rows) for a in attributes],
+                               cfg.keep_variance)
+    cfg = resolve(cfg, k, bool(targets))
 
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
@@ -192,7 +200,7 @@ def fit_projection(Z: np.ndarray, attributes: list[Attribute], targets: list[Att
             si = sum(loss(out, rows) for loss in losses)
             return util + cfg.beta * si, util_v, float(si.detach())
 
-        hist = FitHistory(train_rows=train_rows, val_rows=val_rows)
+        hist = FitHistory(train_rows=train_rows, val_rows=val_rows, config=cfg)
         best = (float("inf"), copy.deepcopy(f.state_dict()))
         batch = min(cfg.batch_size, len(train_rows))
         sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.max_steps)
@@ -247,6 +255,7 @@ def debias(Z: np.ndarray, attributes: list[Attribute], targets: list[Attribute] 
     Returns ``(projection, history)``."""
     module, std, hist = fit_projection(Z, attributes, targets, config, seed=seed,
                                        device=device, progress=progress)
+    config = hist.config or config
     meta = {"method": config.penalty, "attributes": [a.name for a in attributes],
             "targets": [t.name for t in targets], "beta": config.beta, "seed": int(seed),
             "config": asdict(config), "infomin_version": __version__,

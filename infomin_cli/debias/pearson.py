@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from infomin_cli.attributes import Attribute
-from infomin_cli.debias.slice_loss import batch_standardise
+from infomin_cli.debias.correlation import batch_standardise
 from infomin_cli.stats.features import AttributeEncoder
 
 

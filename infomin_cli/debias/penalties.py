@@ -42,17 +42,20 @@ class PenaltySettings(Protocol):
     aggregation: str
     guided: bool
     l2_steps: int
+    kernel_features: int
 
 
 PenaltyFactory = Callable[["Attribute", PenaltySettings, int], Penalty]
 
 
 def _slice(attribute: Attribute, config: PenaltySettings, seed: int) -> Penalty:
-    """SI_B(f(Z); T), the slice loss of slice infomin learning (closed-form max-step)."""
+    """SI_B(f(Z); T), the slice loss of slice infomin learning (closed-form max-step), plus
+    the kernel critic when ``kernel_features`` > 0."""
     from infomin_cli.debias.slice_loss import SliceLoss
 
     return SliceLoss(attribute, slices=config.slices, order=config.order, seed=seed,
-                     aggregation=config.aggregation, guided=config.guided)
+                     aggregation=config.aggregation, guided=config.guided,
+                     kernel_features=config.kernel_features)
 
 
 def _adversarial(attribute: Attribute, config: PenaltySettings, seed: int) -> Penalty:

@@ -87,6 +87,27 @@ class DebiasRun:
     history: FitHistory | None = None
     trials: list[BetaTrial] | None = None
     notes: list[str] = field(default_factory=list)
+    max_leakage: float | None = None
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the judge's rho* of every attribute on the held-out rows is at most
+        ``max_leakage`` (``None`` when no limit was asked)."""
+        if self.max_leakage is None:
+            return None
+        return self.leakage(self.after) <= self.max_leakage
+
+    def held_out_summary(self) -> dict:
+        """What the projection was measured to do on the held-out rows, for the report and
+        the projection's sidecar: ``leakage`` (max rho* of the attributes, the audit's judge:
+        network and tree read-outs), ``utility`` (min rho* of the targets, or the
+        reconstruction R^2 of the standardised embedding without a target), the limit asked
+        and whether it was met."""
+        return {"rows": int(len(self.held_out)), "judge": "rho*",
+                "leakage": self.leakage(self.after),
+                "utility": self.utility(self.after),
+                "utility_measure": "rho*" if self.targets else "reconstruction R2",
+                "max_leakage": self.max_leakage, "met": self.met}
 
     def leakage(self, measured: dict[str, dict[str, float | None]]) -> float:
         """max over the attributes of rho* (of ``before`` or ``after``)."""
@@ -114,7 +135,7 @@ class DebiasRun:
         h = self.history
         return {"projection": str(projection), "out": _path(out), "attributes": self.attributes,
                 "targets": self.targets, "method": self.method, "model": self.projection.kind,
-                "beta": self.beta, "seed": self.seed,
+                "dim": self.projection.dim_out, "beta": self.beta, "seed": self.seed,
                 "steps": h.steps if h else None, "best_step": h.best_step if h else None,
                 "held_out_rows": int(len(self.held_out)),
                 "beta_search": ([t.summary() for t in self.trials]
@@ -122,6 +143,7 @@ class DebiasRun:
                 "plot": _path(plot),
                 "max_step_seconds": (float(np.median(h.max_step_seconds))
                                      if h and h.max_step_seconds else None),
+                "held_out": self.held_out_summary(),
                 "before": self.before, "after": self.after, "notes": self.notes}
 
 
@@ -138,14 +160,17 @@ def run_debias(Z: np.ndarray, attributes: Sequence[Attribute],
     ``config.penalty``. ``betas`` (default ``(config.beta,)``): several, a ``max_leakage``
     or ``trace`` make a :func:`~infomin_cli.debias.sweep.sweep_beta` -- over ``betas``, or
     :data:`~infomin_cli.debias.sweep.BETA_GRID` for ``max_leakage`` with one beta; ``trace``
-    fits every beta (a trade-off plot needs them all). ``progress`` follows a single fit.
+    fits every beta (a trade-off plot needs them all). ``progress`` follows the fit, or the
+    sweep's fits end to end.
     ``metadata`` is added to the projection's, after ``before`` and ``after``. ``ValueError``
     for data or settings the fit refuses."""
     z = np.asarray(Z)
     attributes, targets = list(attributes), list(targets)
+    if max_leakage is not None and not 0 < max_leakage < 1:
+        raise ValueError(f"max_leakage must be in (0, 1), got {max_leakage}")
     dev = str(resolve_device(device))
     method = method or config.penalty
-    betas = tuple(betas) if betas else (config.beta,)
+    betas = tuple(betas) if betas else ((config.beta,) if config.beta is not None else ())
     history: FitHistory | None = None
     trials: list[BetaTrial] | None = None
     if method == LEACE:
@@ -156,42 +181,52 @@ def run_debias(Z: np.ndarray, attributes: Sequence[Attribute],
                                 metadata={"seed": seed, "targets": [t.name for t in targets]})
         beta = None
     else:
-        config = dataclasses.replace(config, penalty=method, beta=betas[-1])
+        config = dataclasses.replace(config, penalty=method,
+                                     beta=betas[-1] if betas else config.beta)
         if max_leakage is not None or len(betas) > 1 or trace:
             grid = betas if len(betas) > 1 or max_leakage is None else BETA_GRID
+            grid = grid or BETA_GRID
             chosen, trials = sweep_beta(z, attributes, targets, config, grid,
                                         max_leakage=max_leakage, stop_early=not trace,
-                                        seed=seed, device=dev)
+                                        seed=seed, device=dev, progress=progress)
             proj, history, beta = chosen.projection, chosen.history, chosen.beta
         else:
             proj, history = debias(z, attributes, targets, config, seed=seed, device=dev,
                                    progress=progress)
-            beta = config.beta
+            beta = history.config.beta if history.config else config.beta
         val = history.val_rows
     held = [a.take(val) for a in (*attributes, *targets)]
     before = measure(z[val], held, seed, dev)
     after = measure(proj(z[val]), held, seed, dev)
-    proj = dataclasses.replace(proj, metadata={**proj.metadata, "before": before,
-                                               "after": after, **(metadata or {})})
     run = DebiasRun(proj, method, [a.name for a in attributes], [t.name for t in targets],
-                    beta, seed, val, before, after, history, trials)
+                    beta, seed, val, before, after, history, trials, max_leakage=max_leakage)
+    run.projection = dataclasses.replace(proj, metadata={
+        **proj.metadata, "before": before, "after": after,
+        "held_out": run.held_out_summary(), **(metadata or {})})
     if method != LEACE:
         run.notes = fit_notes(run)
     return run
 
 
 def fit_notes(run: DebiasRun) -> list[str]:
-    """What to try when a fit may have removed little."""
+    """What the fit chose where the user did not, and what to try when it may have removed
+    little."""
     notes = []
     proj = run.projection
-    if not run.targets and proj.dim_out == proj.dim_in:
-        notes.append("no --target: a d -> d projection that reconstructs the embedding may "
-                     "remove little of a leak; a bottleneck (--dim well below d) lets the "
-                     "penalty act (README, Removing an attribute), or give a target")
+    if not run.targets:
+        cfg = run.history.config if run.history is not None else None
+        if cfg is not None and proj.dim_out < proj.dim_in:
+            notes.append(f"no --target: the output keeps the embedding by reconstruction in "
+                         f"{proj.dim_out} of {proj.dim_in} dimensions; reconstruction R2 kept "
+                         f"on the held-out rows: {run.utility(run.after):.3f}")
+        if proj.dim_out == proj.dim_in:
+            notes.append("no --target: a d -> d projection that reconstructs the embedding may "
+                         "remove little of a leak; a bottleneck (--dim well below d) lets the "
+                         "penalty act (README, Removing an attribute), or give a target")
     if any((run.after[a][MEASURED["rho"]] or 0.0) > LEAK_NOTE_ABOVE for a in run.attributes):
         notes.append(f"rho* of an attribute is still above {LEAK_NOTE_ABOVE:g} on the held-out "
-                     "rows: try a larger --beta (--beta 1,3,10 --plot shows the trade-off) or a "
-                     "smaller --dim")
+                     "rows: try a larger --beta (--beta 1,3,10 --plot shows the trade-off), "
+                     "--max-leakage, or a smaller --dim")
     return notes
 
 

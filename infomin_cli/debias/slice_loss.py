@@ -13,6 +13,10 @@ closed-form max-step and a differentiable min-step (no adversary network).
         p = (F_z(x_B) - m_z) w,   q = (F_t(T_B) - m_t) v
         SI_B = |corr(p, q)|
 
+With ``kernel_features`` > 0 a :class:`~infomin_cli.debias.kernel_critic.KernelCritic` is
+solved beside the slices at every max-step and its |corr| added in the min-step: it sees the
+output's joint, rank-scale structure that smooth 1-D slice features miss.
+
 The featurisers and the solve are the audit's own (:mod:`infomin_cli.stats`), so the quantity
 trained against is the quantity the audit measures.
 """
@@ -23,6 +27,8 @@ import numpy as np
 import torch
 
 from infomin_cli.attributes import Attribute
+from infomin_cli.debias.correlation import abs_corr, batch_standardise
+from infomin_cli.debias.kernel_critic import KernelCritic
 from infomin_cli.stats.cca import Aggregation, cca, pairwise_power_cca, slice_cca
 from infomin_cli.stats.features import (
     AttributeEncoder,
@@ -34,24 +40,13 @@ from infomin_cli.stats.moments import CrossMoments
 from infomin_cli.stats.seeds import derive_seed
 
 
-def batch_standardise(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Columns centred and scaled by the batch's own moments (differentiable)."""
-    return (x - x.mean(0, keepdim=True)) / (x.std(0, unbiased=False, keepdim=True) + eps)
-
-
-def abs_corr(p: torch.Tensor, q: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    p = p - p.mean()
-    q = q - q.mean()
-    return (p * q).sum().abs() / torch.sqrt((p * p).sum() * (q * q).sum() + eps)
-
-
 class SliceLoss:
     """SI_B(f(Z); T) for one attribute. Call :meth:`solve` (max-step) on detached outputs,
     then the object itself (min-step) on outputs that carry gradients."""
 
     def __init__(self, attribute: Attribute, *, slices: int = 100, order: int = 3,
                  ridge: float = 1e-3, aggregation: Aggregation = "joint", seed: int = 0,
-                 guided: bool = True) -> None:
+                 guided: bool = True, kernel_features: int = 0) -> None:
         self.attribute = attribute
         self.slices, self.order, self.ridge = slices, order, ridge
         self.aggregation = aggregation
@@ -60,6 +55,8 @@ class SliceLoss:
         self._draws = 0
         self.slicer: SliceFeaturizer | None = None
         self.encoder: AttributeEncoder | None = None
+        self.kernel = (KernelCritic(attribute, features=kernel_features, seed=seed)
+                       if kernel_features else None)
 
     def _directions(self, x: torch.Tensor, template: Attribute, seed: int) -> np.ndarray:
         """``(k, S)`` unit slice directions: uniform on the sphere, and with ``guided`` slice 0
@@ -111,7 +108,14 @@ class SliceLoss:
             self._w = sol.w.to(torch.float32)
             self._v = sol.v.to(torch.float32)
             self._mz, self._mt = mz.to(torch.float32), mt.to(torch.float32)
-            return sol.corr
+            self._pair = None
+            if sol.pair is not None:  # w is zero outside slice i: the min-step needs only it
+                i, K = sol.pair[0], self.order
+                self._pair = ((th[:, i] / sd[i]).to(torch.float32), self._w[i * K:(i + 1) * K],
+                              self._mz[i * K:(i + 1) * K])
+            if self.kernel is None:
+                return sol.corr
+            return max(sol.corr, self.kernel.solve(x, rows))
 
     def __call__(self, fz: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
         """Min-step: ``|corr(p, q)|`` on a batch of outputs (gradients flow into ``fz``)."""
@@ -119,7 +123,13 @@ class SliceLoss:
             raise RuntimeError("SliceLoss: call solve() before the min-step")
         x = batch_standardise(fz)
         dev, dt = x.device, x.dtype
-        p = (self.slicer(x) - self._mz.to(dev, dt)) @ self._w.to(dev, dt)
+        if self._pair is not None:  # the best pair's slice alone: the same p, S times cheaper
+            direction, w, mz = (a.to(dev, dt) for a in self._pair)
+            p = (tanh_features((x @ direction)[:, None], self.order) - mz) @ w
+        else:
+            p = (self.slicer(x) - self._mz.to(dev, dt)) @ self._w.to(dev, dt)
         t = self.encoder(self.attribute.values[rows], dev).to(dt)  # type: ignore[misc]
         q = (t - self._mt.to(dev, dt)) @ self._v.to(dev, dt)
-        return abs_corr(p, q)
+        if self.kernel is None:
+            return abs_corr(p, q)
+        return abs_corr(p, q) + self.kernel(x, rows)

@@ -13,7 +13,7 @@ import torch
 
 from infomin_cli.attributes import Attribute
 from infomin_cli.debias.config import DebiasConfig
-from infomin_cli.debias.fit import FitHistory, debias
+from infomin_cli.debias.fit import FitHistory, ProgressFn, debias
 from infomin_cli.debias.projection import Projection
 from infomin_cli.estimators.rho import RhoConfig, rho_star
 
@@ -39,7 +39,8 @@ class BetaTrial:
 def sweep_beta(Z: np.ndarray, attributes: list[Attribute], targets: list[Attribute] = (),
                config: DebiasConfig = DebiasConfig(), betas: tuple[float, ...] = BETA_GRID, *,
                max_leakage: float | None = None, stop_early: bool = True, seed: int = 0,
-               device: str | torch.device = "auto") -> tuple[BetaTrial, list[BetaTrial]]:
+               device: str | torch.device = "auto", progress: ProgressFn | None = None
+               ) -> tuple[BetaTrial, list[BetaTrial]]:
     """Fit one projection per beta (in the order given) and measure each on its validation
     rows. Returns ``(chosen, trials)``: with ``max_leakage``, the smallest beta whose leakage
     is at most it (the one that keeps the most utility; the largest beta when none does),
@@ -57,9 +58,13 @@ def sweep_beta(Z: np.ndarray, attributes: list[Attribute], targets: list[Attribu
     rcfg = RhoConfig(bootstrap=0, permutations=0)
     z = np.asarray(Z, dtype=np.float32)
     trials: list[BetaTrial] = []
-    for beta in betas:
+    for i, beta in enumerate(betas):
+        step_of = None
+        if progress is not None:
+            def step_of(step, total, util, si, _at=i * config.max_steps):
+                progress(_at + step, len(betas) * config.max_steps, util, si)
         proj, hist = debias(z, attributes, targets, replace(config, beta=beta), seed=seed,
-                            device=device)
+                            device=device, progress=step_of)
         val = hist.val_rows
         out = proj(z[val])
         leak = max(rho_star(out, a.take(val), rcfg, seed=seed, device=device).value

@@ -30,11 +30,23 @@ def render_debias(run: DebiasRun, projection: PathLike, out: PathLike | None = N
         table.add_row(name, "remove" if name in run.attributes else "keep",
                       *(f"{b[k]:.3f} → {a[k]:.3f}" for k in MEASURED.values()))
     console.print(table)
-    lines = [f"note: {note}" for note in run.notes]
+    lines = [held_out_line(run.held_out_summary())]
+    lines += [f"note: {note}" for note in run.notes]
     lines.append(f"projection saved to {projection} (+ {sidecar_path(projection).name})"
                  + (f"; cleaned embeddings in {out}" if out else ""))
     for line in lines:
         console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
+
+
+def held_out_line(summary: dict) -> str:
+    """One line of what a projection was measured to do on its held-out rows (the sidecar's
+    ``held_out`` block): leakage, utility, and the --max-leakage asked."""
+    line = (f"held-out ({summary['rows']:,} rows): leakage rho* {summary['leakage']:.3f}, "
+            f"utility {summary['utility_measure']} {summary['utility']:.3f}")
+    if summary.get("max_leakage") is not None:
+        verdict = "met" if summary.get("met") else "NOT met"
+        line += f"; --max-leakage {summary['max_leakage']:g} {verdict}"
+    return line
 
 
 def draw_tradeoff(path: PathLike, run: DebiasRun, inputs: tuple = ()) -> Path:

@@ -11,6 +11,7 @@ import json
 import typer
 
 from infomin_cli.cli import debias_options as o
+from infomin_cli.cli.exit_codes import EXIT_CHECK_FAILED
 from infomin_cli.cli.options import (
     AttrKindOpt,
     AttrsFileOpt,
@@ -36,7 +37,7 @@ def debias(
     projection: o.ProjectionOpt = ..., out: o.OutOpt = None, out_col: o.OutColOpt = None,
     method: o.MethodOpt = o.Method(o.DEFAULT.penalty),
     model: o.ModelOpt = o.Model(o.DEFAULT.model),
-    dim: o.DimOpt = None, beta: o.BetaOpt = str(o.DEFAULT.beta),
+    dim: o.DimOpt = None, beta: o.BetaOpt = None,
     l2_steps: o.L2StepsOpt = o.DEFAULT.l2_steps,
     max_leakage: o.MaxLeakageOpt = None, plot: o.PlotOpt = None,
     max_steps: o.MaxStepsOpt = o.DEFAULT.max_steps,
@@ -48,7 +49,8 @@ def debias(
     """Fit a projection that strips the attributes and keeps the targets (slice infomin
     learning: utility + beta * SI, no adversary), save it, report before/after on held-out rows.
 
-    Exit codes: 0 done, 2 bad usage or input, 3 internal error.
+    Exit codes: 0 done, 1 --max-leakage not met by any beta (the best trade-off is still saved
+    and reported), 2 bad usage or input, 3 internal error.
     """
     from infomin_cli.debias.config import DebiasConfig
     from infomin_cli.debias.projection import apply_batches
@@ -65,12 +67,14 @@ def debias(
     if len(set(names)) != len(names):
         raise InputError("--attr/--target: a column is named twice")
     try:
-        betas = parse_betas(beta)
+        betas = parse_betas(beta) if beta is not None else []
     except ValueError as exc:
         raise InputError(f"--beta {beta!r}: {exc}") from None
+    if max_leakage is not None and not 0 < max_leakage < 1:
+        raise InputError(f"--max-leakage {max_leakage}: must be in (0, 1)")
     try:
-        cfg = DebiasConfig(model=model.value, dim=dim, beta=betas[-1], max_steps=max_steps,
-                           l2_steps=l2_steps)
+        cfg = DebiasConfig(model=model.value, dim=dim, beta=betas[-1] if betas else None,
+                           max_steps=max_steps, l2_steps=l2_steps)
         dev = str(resolve_device(device))
     except ValueError as exc:
         raise InputError(f"debias: {exc}") from None
@@ -90,7 +94,7 @@ def debias(
             run = run_debias(z, [source.attributes[a] for a in attr],
                              [source.attributes[t] for t in targets], cfg, method=method.value,
                              betas=betas, max_leakage=max_leakage, trace=plot is not None,
-                             seed=seed, device=dev, progress=step_progress(bar, "debias", max_steps),
+                             seed=seed, device=dev, progress=step_progress(bar, "debias"),
                              metadata={"input": str(file)})
         except ValueError as exc:
             flag = f"--max-leakage {max_leakage}" if max_leakage is not None else "debias"
@@ -108,6 +112,11 @@ def debias(
         typer.echo(json.dumps(report, indent=2))
     else:
         render_debias(run, projection, out)
+    if run.met is False:
+        typer.echo(f"infomin debias: --max-leakage {max_leakage:g} not met: the judge's rho* "
+                   f"on the held-out rows is {run.leakage(run.after):.3f} at the largest beta "
+                   f"tried ({run.beta:g}); that projection was saved", err=True)
+        raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 @handles_input_errors
@@ -147,3 +156,11 @@ def apply(
                               options=options, out_col=out_col, batch_rows=batch_rows,
                               inputs=inputs)
     typer.echo(f"{rows:,} rows written to {out}")
+    summary = proj.metadata.get("held_out")
+    if isinstance(summary, dict):
+        from infomin_cli.report.render_debias import held_out_line
+
+        try:
+            typer.echo(f"the projection, when fitted: {held_out_line(summary)}")
+        except (KeyError, TypeError, ValueError):
+            pass  # a sidecar written by hand: its numbers are not ours to print
