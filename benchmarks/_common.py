@@ -147,6 +147,32 @@ def mlp_probe(x_tr, y_tr, x_te, seed: int, probe: str = "standard"):
     return clf.predict_proba(sc.transform(x_te))[:, 1]
 
 
+#: the strongest stock probes a user would try: the judge of every remover result
+STOCK_PROBES = ("logistic", "mlp", "mlp-quantile", "trees")
+
+
+def stock_probe(x_tr, y_tr, x_te, seed: int, probe: str):
+    """Class-1 scores on ``x_te`` of one of :data:`STOCK_PROBES` fitted on ``(x_tr, y_tr)``:
+    logistic regression on standardised columns; :func:`mlp_probe` ``standard`` (``mlp``)
+    and ``quantile`` (``mlp-quantile``); scikit-learn's ``HistGradientBoostingClassifier``
+    with its defaults (``trees``)."""
+    if probe == "trees":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        return HistGradientBoostingClassifier(random_state=seed).fit(x_tr, y_tr).predict_proba(
+            x_te)[:, 1]
+    if probe == "logistic":
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        return model.fit(x_tr, y_tr).predict_proba(x_te)[:, 1]
+    if probe not in STOCK_PROBES:
+        raise ValueError(f"probe must be one of {STOCK_PROBES}")
+    return mlp_probe(x_tr, y_tr, x_te, seed, "quantile" if probe == "mlp-quantile" else "standard")
+
+
 def group_quantile(score, groups):
     """``score`` replaced, within each group, by its within-group quantile (rank / size):
     exactly independent of the group, and as informative as ``score`` inside each one."""

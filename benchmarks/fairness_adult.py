@@ -177,6 +177,9 @@ def main() -> None:
                     help="max_steps of every fit (default: the library's; quick 100)")
     ap.add_argument("--l2", default=None, help="adversary steps per max-step (default 2,10,50)")
     ap.add_argument("--attrs", default="sex,age", help="sensitive attributes")
+    ap.add_argument("--methods", default=None,
+                    help="only these methods (comma-separated names as printed, LEACE included; "
+                    "default all)")
     ap.add_argument("--variant-methods", default="no penalty,slice,LEACE",
                     help="methods also run with T as an input column ('' for none)")
     ap.add_argument("--age-bins", type=int, default=5, help="age quantile bins (frontier)")
@@ -234,6 +237,9 @@ def main() -> None:
                 for b in (float(v) for v in args.slice_betas.split(",") if v.strip())]
     methods += [(f"adversary L2={k}", DebiasConfig(penalty="adversarial", l2_steps=k, **base))
                 for k in l2s]
+    keep = ({m.strip() for m in args.methods.split(",")} if args.methods
+            else {m for m, _ in methods} | {"LEACE"})
+    methods = [(m, c) for m, c in methods if m in keep]
     rcfg = im.RhoConfig(bootstrap=0, permutations=0)
     lcfg = im.LinearConfig(permutations=0, bootstrap=0)
     results, frontiers, splits = [], [], []
@@ -337,7 +343,8 @@ def main() -> None:
                     if method == "no penalty":
                         nopen = (proj, fit_s)
                     record(method, proj, fit_s, hist)
-                if nopen is not None and (protocol == "main" or "LEACE" in variant):
+                if nopen is not None and "LEACE" in keep and (protocol == "main"
+                                                              or "LEACE" in variant):
                     base_proj, base_s = nopen
                     t0 = time.perf_counter()
                     leace = leace_projection(base_proj(x_tr), [A_tr])
