@@ -146,3 +146,15 @@ def test_the_debias_report_uses_the_audits_judge():
     assert audit.attributes["t"].estimates["rho"].trees is not None  # the full judge
     swept = run_debias(z, [t], [y], cfg, betas=[0.5, 1.0], seed=0, device="cpu")
     assert swept.trials[-1].rho == pytest.approx(swept.leakage(swept.after), abs=1e-12)
+
+
+def test_leace_without_a_target_records_no_utility_rather_than_nan():
+    """The held-out block goes into a JSON sidecar: no NaN (not JSON), None instead."""
+    pytest.importorskip("concept_erasure")
+    import json
+
+    z, t, _, _ = _data(800)
+    run = run_debias(z, [t], [], method="leace", seed=0, device="cpu")
+    held = run.held_out_summary()
+    assert held["utility"] is None and held["utility_measure"] == "reconstruction R2"
+    json.dumps(run.projection.metadata, allow_nan=False)  # raises on NaN

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from infomin_cli.cli.options import FormatOpt  # noqa: F401  (debias and apply take --format)
-from infomin_cli.debias.config import DebiasConfig
+from infomin_cli.debias.config import BETA_NO_TARGET, BETA_TARGET, DebiasConfig
 from infomin_cli.debias.penalties import PENALTIES
 
 #: the library's defaults, which the flags' defaults read
@@ -45,11 +45,12 @@ MethodOpt = Annotated[Method, typer.Option(
 ModelOpt = Annotated[Model, typer.Option("--model", help="The projection's form.")]
 DimOpt = Annotated[int | None, typer.Option(
     "--dim", help="Output dimension (default: what the target heads read, 1 per binary "
-    "target; without a target the fewest principal components that keep 98% of the "
-    "embedding's variance once the attribute's linear part is removed).")]
+    f"target; without a target the fewest principal components that keep "
+    f"{DEFAULT.keep_variance:.0%} of the embedding's variance once the attribute's linear "
+    "part is removed).")]
 BetaOpt = Annotated[str | None, typer.Option(
-    "--beta", metavar="B[,B...]", help="Weight of the penalty (default 0.35 with a target, 3 "
-    "without); several (0.3,1,3,10) fit one projection each, report them, and keep the one "
+    "--beta", metavar="B[,B...]", help=f"Weight of the penalty (default {BETA_TARGET:g} with "
+    f"a target, {BETA_NO_TARGET:g} without); several (0.3,1,3,10) fit one projection each, report them, and keep the one "
     "--max-leakage picks (else the last).", show_default=False)]
 L2StepsOpt = Annotated[int, typer.Option(
     "--l2-steps", help="Adversary steps per max-step (--method adversarial).")]

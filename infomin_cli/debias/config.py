@@ -41,7 +41,8 @@ class DebiasConfig:
 
         if self.model not in ("linear", "mlp"):
             raise ValueError(f"model must be linear or mlp, not {self.model!r}")
-        if (self.beta is not None and not self.beta >= 0) or self.lr <= 0 or self.batch_size < 8 or self.max_steps < 1:
+        bad_beta = self.beta is not None and not self.beta >= 0
+        if bad_beta or self.lr <= 0 or self.batch_size < 8 or self.max_steps < 1:
             raise ValueError("beta >= 0, lr > 0, batch_size >= 8 and max_steps >= 1 required")
         if self.eval_every < 1 or self.patience < 1:
             raise ValueError("eval_every >= 1 and patience >= 1 required")
@@ -116,13 +117,13 @@ def reconstruction_dim(zs: np.ndarray, attributes: list[Attribute],
     x = x - x.mean(0)
     directions = []
     for a in attributes:
-        code = np.asarray(a.values)
-        if a.kind in DISCRETE_KINDS:
-            code = np.eye(a.n_classes)[code.astype(np.int64)][:, 1:]
-        code = code.reshape(len(x), -1).astype(np.float64)
+        code = a.design(np.float64)
         code = code - code.mean(0)
         directions.append(x.T @ code)
-    basis, _ = np.linalg.qr(np.concatenate(directions, axis=1))
+    # an orthonormal basis of their span (the one-hot columns of a class sum to a constant,
+    # so the span has one dimension fewer than the columns: keep only what is there)
+    u, s, _ = np.linalg.svd(np.concatenate(directions, axis=1), full_matrices=False)
+    basis = u[:, s > s.max(initial=0.0) * 1e-9]
     residual = x - (x @ basis) @ basis.T
     lam = np.clip(np.linalg.eigvalsh(residual.T @ residual)[::-1], 0, None)
     if lam.sum() <= 0:

@@ -255,7 +255,7 @@ def debias(Z: np.ndarray, attributes: list[Attribute], targets: list[Attribute] 
     Returns ``(projection, history)``."""
     module, std, hist = fit_projection(Z, attributes, targets, config, seed=seed,
                                        device=device, progress=progress)
-    config = hist.config or config
+    config = hist.config  # its None defaults decided
     meta = {"method": config.penalty, "attributes": [a.name for a in attributes],
             "targets": [t.name for t in targets], "beta": config.beta, "seed": int(seed),
             "config": asdict(config), "infomin_version": __version__,

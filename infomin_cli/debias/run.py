@@ -103,9 +103,10 @@ class DebiasRun:
         network and tree read-outs), ``utility`` (min rho* of the targets, or the
         reconstruction R^2 of the standardised embedding without a target), the limit asked
         and whether it was met."""
+        utility = self.utility(self.after)
         return {"rows": int(len(self.held_out)), "judge": "rho*",
                 "leakage": self.leakage(self.after),
-                "utility": self.utility(self.after),
+                "utility": utility if np.isfinite(utility) else None,  # LEACE without a target
                 "utility_measure": "rho*" if self.targets else "reconstruction R2",
                 "max_leakage": self.max_leakage, "met": self.met}
 
@@ -184,8 +185,8 @@ def run_debias(Z: np.ndarray, attributes: Sequence[Attribute],
         config = dataclasses.replace(config, penalty=method,
                                      beta=betas[-1] if betas else config.beta)
         if max_leakage is not None or len(betas) > 1 or trace:
-            grid = betas if len(betas) > 1 or max_leakage is None else BETA_GRID
-            grid = grid or BETA_GRID
+            given = len(betas) > 1 or (betas and max_leakage is None)
+            grid = betas if given else BETA_GRID
             chosen, trials = sweep_beta(z, attributes, targets, config, grid,
                                         max_leakage=max_leakage, stop_early=not trace,
                                         seed=seed, device=dev, progress=progress)
@@ -193,7 +194,7 @@ def run_debias(Z: np.ndarray, attributes: Sequence[Attribute],
         else:
             proj, history = debias(z, attributes, targets, config, seed=seed, device=dev,
                                    progress=progress)
-            beta = history.config.beta if history.config else config.beta
+            beta = history.config.beta
         val = history.val_rows
     held = [a.take(val) for a in (*attributes, *targets)]
     before = measure(z[val], held, seed, dev)
@@ -214,8 +215,7 @@ def fit_notes(run: DebiasRun) -> list[str]:
     notes = []
     proj = run.projection
     if not run.targets:
-        cfg = run.history.config if run.history is not None else None
-        if cfg is not None and proj.dim_out < proj.dim_in:
+        if run.history is not None and proj.dim_out < proj.dim_in:
             notes.append(f"no --target: the output keeps the embedding by reconstruction in "
                          f"{proj.dim_out} of {proj.dim_in} dimensions; reconstruction R2 kept "
                          f"on the held-out rows: {run.utility(run.after):.3f}")

@@ -55,6 +55,7 @@ class SliceLoss:
         self._draws = 0
         self.slicer: SliceFeaturizer | None = None
         self.encoder: AttributeEncoder | None = None
+        self._pair: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self.kernel = (KernelCritic(attribute, features=kernel_features, seed=seed)
                        if kernel_features else None)
 

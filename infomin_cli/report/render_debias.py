@@ -42,7 +42,8 @@ def held_out_line(summary: dict) -> str:
     """One line of what a projection was measured to do on its held-out rows (the sidecar's
     ``held_out`` block): leakage, utility, and the --max-leakage asked."""
     line = (f"held-out ({summary['rows']:,} rows): leakage rho* {summary['leakage']:.3f}, "
-            f"utility {summary['utility_measure']} {summary['utility']:.3f}")
+            f"utility {summary['utility_measure']} "
+            + ("-" if summary["utility"] is None else f"{summary['utility']:.3f}"))
     if summary.get("max_leakage") is not None:
         verdict = "met" if summary.get("met") else "NOT met"
         line += f"; --max-leakage {summary['max_leakage']:g} {verdict}"
