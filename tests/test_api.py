@@ -343,6 +343,7 @@ def test_modules_import_standalone():
         importlib.import_module(mod)
 
 
+@pytest.mark.slow
 def test_readme_library_example_runs(monkeypatch, tmp_path):
     """README's library section is code users copy: it must run as written (in a scratch
     folder that sees the shipped samples, so what it saves stays out of the repository)."""

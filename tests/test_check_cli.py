@@ -39,6 +39,7 @@ def test_passing_example_exits_0(invoke, examples):
     assert attr["verdict"] == "pass" and attr["rho_star"]["value"] < 0.1
 
 
+@pytest.mark.slow
 def test_leaking_example_exits_1_with_a_junit_failure(invoke, examples, tmp_path):
     junit, md = tmp_path / "junit.xml", tmp_path / "summary.md"
     r = invoke("check", "--config", examples / "leaking.toml", "--junit-xml", junit,
@@ -161,6 +162,7 @@ def test_baseline_pair_that_differs_and_pair_that_does_not(invoke, tmp_path):
     assert rose["verdict"] == "fail" and any(c["rose"] for c in rose["comparisons"])
 
 
+@pytest.mark.slow
 def test_statistical_contract_independent_data_fails_at_most_alpha(tmp_path):
     """A configuration with three attributes and two estimators over data independent of all
     of them fails at rate <= alpha over 200 seeded datasets; a planted dependence of modest
@@ -193,6 +195,7 @@ def test_statistical_contract_independent_data_fails_at_most_alpha(tmp_path):
     assert caught >= 18, caught
 
 
+@pytest.mark.slow
 def test_deterministic_for_a_seed(invoke, examples):
     a = invoke("check", "--config", examples / "leaking.toml", "--format", "json").stdout
     b = invoke("check", "--config", examples / "leaking.toml", "--format", "json").stdout
@@ -227,8 +230,7 @@ def test_run_checks_from_python_is_what_the_cli_writes(invoke, tmp_path):
 
     def report(check, source, result):
         return build_report(result, input_info=source_info(
-            source, check.input, check.load.attrs_file, check.load.id_col, result,
-            check.config.device))
+            source, check.input, check.load.attrs_file, check.load.id_col, result))
 
     rng = np.random.default_rng(7)
     n = 1500

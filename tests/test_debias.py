@@ -57,6 +57,7 @@ def test_solve_before_min_step_is_required():
         SliceLoss(t)(torch.zeros(10, 3), np.arange(10))
 
 
+@pytest.mark.slow
 def test_fit_removes_a_nonlinear_leak_and_keeps_the_target():
     """T = 1{|z0| > 0.67} (rho* ~0.9) and a target read off z1: the frontier is rho* = 0 with
     the target intact. A linear projection trained against the slice loss reaches it, judged
@@ -111,6 +112,7 @@ def test_debias_round_trip_is_bit_exact(tmp_path):
         assert np.array_equal(np.concatenate(list(apply_batches(back, [z]))), proj(z))
 
 
+@pytest.mark.slow
 def test_adversarial_baseline_trains_against_a_renyi_adversary():
     """The paper's baseline behind the same fit: an adversary (h, g) retrained L2 steps per
     max-step; it also removes the synthetic leak, and its max-step cost grows with L2."""
@@ -229,6 +231,7 @@ def test_reconstruction_dim_keeps_95_percent_of_what_removal_leaves():
     assert reconstruction_dim(z, [attr], keep=0.5) == 1
 
 
+@pytest.mark.slow
 def test_sweep_keeps_the_smallest_beta_under_the_limit_or_the_last():
     from infomin_cli.debias.sweep import sweep_beta
 
@@ -243,6 +246,7 @@ def test_sweep_keeps_the_smallest_beta_under_the_limit_or_the_last():
     assert last.beta == 0.0  # without a limit: the last beta given
 
 
+@pytest.mark.slow
 def test_pearson_penalty_removes_linear_leakage_only():
     """The paper's Pearson baseline: a linear leak goes, the symmetric one (|z0|) stays."""
     rng = np.random.default_rng(5)

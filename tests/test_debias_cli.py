@@ -25,6 +25,7 @@ def leaky(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_debias_then_apply_reproduces_the_export_bit_for_bit(invoke, leaky, tmp_path):
     r = invoke("debias", leaky, "--attr", "t", "--target", "y", "--beta", "5",
                "--projection", tmp_path / "p.safetensors", "--out", tmp_path / "clean.parquet",
@@ -130,6 +131,7 @@ def test_leace_baseline_removes_linear_leakage_only(invoke, tmp_path):
     assert rep["method"] == "leace" and rep["after"]["t"]["linear"] < 0.1
 
 
+@pytest.mark.slow
 def test_max_leakage_searches_beta(invoke, leaky, tmp_path):
     r = invoke("debias", leaky, "--attr", "t", "--target", "y", "--max-leakage", "0.15",
                "--model", "linear", "--projection", tmp_path / "p.safetensors",
@@ -169,6 +171,7 @@ def test_max_leakage_not_met_exits_1_with_the_best_tradeoff_saved(invoke, leaky,
     assert "not met" in r.stderr and (tmp_path / "p.safetensors").exists()
 
 
+@pytest.mark.slow
 def test_beta_sweep_reports_every_beta_and_draws_the_tradeoff(invoke, leaky, tmp_path):
     png = tmp_path / "tradeoff.png"
     # 4 output dims leave room for the leak at beta 0 (the default 2 drop most of it unasked)
@@ -217,6 +220,7 @@ def test_tradeoff_plot_needs_matplotlib(monkeypatch, tmp_path):
     assert not (tmp_path / "p.png").exists()
 
 
+@pytest.mark.slow
 def test_notes_say_when_there_is_no_target(invoke, leaky, tmp_path):
     r = invoke("debias", leaky, "--attr", "t", "--max-steps", "10", "--projection",
                tmp_path / "p.safetensors", "--format", "json")

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 import infomin_cli as im
-from infomin_cli.debias.config import BETA_TARGET, DebiasConfig
+from infomin_cli.debias.config import BETA_TARGET, DebiasConfig, parse_betas
 from infomin_cli.debias.fit import debias, fit_projection
 from infomin_cli.debias.penalties import PENALTIES, penalty_factory
-from infomin_cli.debias.run import MEASURED, WITH_P_VALUE, parse_betas, run_debias
+from infomin_cli.debias.run import MEASURED, WITH_P_VALUE, run_debias
 from infomin_cli.estimators.registry import REGISTRY
 
 REPORT_KEYS = ["projection", "out", "attributes", "targets", "method", "model", "dim", "beta",
@@ -85,7 +85,7 @@ def test_parse_betas(text, betas):
     assert parse_betas(text) == betas
 
 
-@pytest.mark.parametrize("text", ["", "x", "1,-2", "nan", ","])
+@pytest.mark.parametrize("text", ["", "x", "1,-2", "nan", ",", "1,,2", "1,", "inf"])
 def test_parse_betas_refuses(text):
     with pytest.raises(ValueError, match="numbers >= 0"):
         parse_betas(text)
@@ -117,6 +117,7 @@ def test_run_debias_measures_the_held_out_rows_and_reports():
                       "utility": run.after["y"]["rho"]}]
 
 
+@pytest.mark.slow
 def test_run_debias_sweeps_and_erases_in_closed_form():
     pytest.importorskip("concept_erasure")
     z, t, _, y = _data(800)
@@ -132,6 +133,7 @@ def test_run_debias_sweeps_and_erases_in_closed_form():
     assert torch.is_tensor(leace.projection.mean)
 
 
+@pytest.mark.slow
 def test_the_debias_report_uses_the_audits_judge():
     """The after-table's rho* is what ``infomin audit`` (default settings) reads of the same
     held-out output, number for number; a beta sweep's leakage is the same judge too."""

@@ -116,6 +116,7 @@ AUDIT_ARGS = ("--attr", "sex", "--attr", "race", "--attr", "age", "--rho-max-row
               "--permutations", "1200")
 
 
+@pytest.mark.slow
 def test_cli_audit_ray_equals_local_on_shards(ray_session, invoke):
     local = _audit_json(invoke, SHARDS, *AUDIT_ARGS)
     remote = _audit_json(invoke, SHARDS, *AUDIT_ARGS, "--engine", "ray")
@@ -148,6 +149,7 @@ def _results(result):
     return out
 
 
+@pytest.mark.slow
 def test_ray_audit_equals_local_whatever_the_blocks(ray_session, tmp_path, monkeypatch):
     """Uneven shards, dropped rows, small local batches; three Ray block sizes."""
     from infomin_cli.engine import ray_audit
@@ -171,6 +173,7 @@ def test_ray_audit_equals_local_whatever_the_blocks(ray_session, tmp_path, monke
             _close(list(want), list(got[key]), f"{key} (block_bytes={block_bytes})")
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_job_gives_the_same_report(ray_session, tmp_path, monkeypatch):
     from infomin_cli.engine import ray_audit
     from infomin_cli.io import open_dataset
@@ -247,6 +250,7 @@ def _upload_shards(endpoint: str, bucket: str, prefix: str) -> None:
         pafs.copy_files(str(f), f"{bucket}/{prefix}/{f.name}", destination_filesystem=fs)
 
 
+@pytest.mark.slow
 def test_object_storage_local_and_ray_engines(ray_session, invoke, aws_env, tmp_path):
     _upload_shards(aws_env, "lake", "adult")
     args = ("--attr", "sex", "--attr", "age", "--estimators", "sliced,linear",

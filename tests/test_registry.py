@@ -25,7 +25,7 @@ class FakeConfig:
 def fake(monkeypatch):
     """An extra estimator registered for the test only."""
     entry = replace(spec("linear"), name="fake", label="FAKE", symbol="F#", block="fake_block",
-                    config_type=FakeConfig, accumulator=None, settings={}, joint_null=False)
+                    config_type=FakeConfig, accumulator_entry=None, settings={}, joint_null=False)
     monkeypatch.setitem(REGISTRY, "fake", entry)
     return entry
 

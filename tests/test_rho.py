@@ -87,6 +87,7 @@ def test_independent_is_small():
     assert r.p_value > 0.01 and r.ci is not None and r.ci[0] <= 0.01, r
 
 
+@pytest.mark.slow
 def test_square_nonlinear_matches_histogram_oracle():
     # T depends on Z only through A = Z1^2, so rho*(Z, T) = rho*(A, T), a 1-D/1-D problem.
     # Z is uniform (unit variance): with Gaussian Z the supremum for A = Z1^2 + Gaussian noise
@@ -293,6 +294,7 @@ def test_linear_start_reaches_the_linear_answer_without_training():
     assert rho.value >= lin.value - 3 * se, (rho.value, lin.value)
 
 
+@pytest.mark.slow
 def test_permutation_test_of_the_frozen_networks():
     """p-values of the test-row permutation test are uniform under independence (KS) and
     reach 1/(B+1) on a strong dependence; null_q95 is the noise floor of value."""

@@ -50,6 +50,7 @@ def test_folded_map_is_read_by_the_trees(continuous):
     assert any("boosted trees read" in n for n in r.notes)
 
 
+@pytest.mark.slow
 def test_debiased_sample_is_read_at_least_as_well_as_the_stock_probes():
     """A 2-D output of the slice remover on the shipped sample (fitted on 70% of the rows):
     rho* of the whole output is at least the strongest of four stock probes trained on the
@@ -72,6 +73,7 @@ def test_debiased_sample_is_read_at_least_as_well_as_the_stock_probes():
     assert r.p_value < 0.01
 
 
+@pytest.mark.slow
 def test_leaced_sample_reads_like_the_strongest_probe():
     """LEACE leaves the linear leakage at 0 and a nonlinear one: rho* reads what the strongest
     stock probe reads, within 0.03 below and 0.1 above."""
@@ -100,6 +102,7 @@ def test_two_seeds_agree_on_a_continuous_attribute():
             assert a.ci[0] <= b.ci[1] and b.ci[0] <= a.ci[1], (a.ci, b.ci)
 
 
+@pytest.mark.slow
 def test_p_values_of_the_max_are_uniform_under_independence():
     """200 null datasets (half binary, half continuous T): the test of the larger read-out,
     both frozen and scored on the same permutations, is exact (KS against uniform)."""

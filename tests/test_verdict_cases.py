@@ -44,6 +44,7 @@ def test_case1_near_deterministic_nonlinear_leak_fails_through_rho():
 
 
 # 2 --------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_case2_full_sample_test_beats_the_half_split():
     """Linear relation (oracle corr 0.1, n=1,000, d=5): the full-sample test spends every row on
     the test, the held-out one only half of them. Same seeds, same data. SI gains most (its
@@ -172,6 +173,7 @@ def test_normal_scores_are_exact_ranks_and_monotone():
 
 
 # 6 --------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_case6_one_family_over_attributes_holds_alpha():
     """Five attributes independent of the embedding: the audit fails at most alpha of the time
     with Holm (one family), and clearly more often with no correction."""
@@ -237,6 +239,7 @@ def test_case10_wide_embedding_uses_the_dual_form():
     assert b.p_value == a.p_value
 
 
+@pytest.mark.slow
 def test_case10_too_large_is_refused_cleanly():
     """What cannot fit is refused with one clear message (exit 2 in the CLI), not an
     out-of-memory death: here a forced primal solve of d = 20,000 (three 3.2 GB covariances)."""

@@ -11,7 +11,7 @@ import typer
 
 from infomin_cli.estimators.registry import BARE_THRESHOLD, NAMES, REGISTRY
 from infomin_cli.pipeline.policy import CORRECTIONS
-from infomin_cli.stats.cca import Aggregation
+from infomin_cli.stats.choices import Aggregation
 
 AggregationChoice = Enum("AggregationChoice", {a: a for a in get_args(Aggregation)}, type=str)
 CorrectionChoice = Enum("CorrectionChoice", {c: c for c in CORRECTIONS}, type=str)

@@ -130,3 +130,16 @@ def reconstruction_dim(zs: np.ndarray, attributes: list[Attribute],
         return 1
     kept = np.cumsum(lam) / lam.sum()
     return int(min(x.shape[1], np.searchsorted(kept, keep - 1e-12) + 1))
+
+
+def parse_betas(text: str) -> list[float]:
+    """``"0.3,1,3"`` -> ``[0.3, 1.0, 3.0]``; ``ValueError`` unless every comma-separated item
+    is a finite number >= 0 (an empty item, as in ``"1,,2"``, is refused, not skipped)."""
+    items = [b.strip() for b in text.split(",")]
+    try:
+        betas = [float(b) for b in items]
+    except ValueError:
+        betas = []
+    if not betas or any(not np.isfinite(b) or b < 0 for b in betas):
+        raise ValueError("expected one or more numbers >= 0, comma-separated")
+    return betas

@@ -26,15 +26,14 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import safetensors
-import safetensors.torch
-import torch
+from typing import TYPE_CHECKING, Any
 
 from infomin_cli._version import __version__
 from infomin_cli.errors import InputError
 from infomin_cli.io.writers import PathLike, atomic_file, check_output_path, write_json_atomic
+
+if TYPE_CHECKING:  # safetensors.torch (and torch) load only when a projection is read or written
+    import torch
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "WEIGHT_NAMES", "load_projection", "save_projection",
            "sidecar_path"]
@@ -66,6 +65,8 @@ def save_projection(projection: Any, path: PathLike, *,
     sidecar = sidecar_path(path)
     check_output_path(path, inputs, input_files=input_files)
     check_output_path(sidecar, inputs, input_files=input_files)
+    import safetensors.torch
+
     tensors = _tensors(projection)
     data = safetensors.torch.save(
         tensors, metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION),
@@ -95,6 +96,15 @@ def load_projection(path: PathLike, cls: type) -> Any:
     format, a sha256 mismatch, bytes safetensors cannot parse, and tensors whose names,
     dtypes or shapes do not fit the sidecar and kind."""
     raw = os.fspath(path)
+    data, doc = verified_file(path)
+    return _projection_tensors(raw, data, doc, cls)
+
+
+def verified_file(path: PathLike) -> tuple[bytes, dict[str, Any]]:
+    """The bytes of the projection file at ``path`` and its sidecar, checked without torch:
+    the file is there and is not a pickle, the sidecar is ours, the sha256 matches.
+    :class:`~infomin_cli.errors.InputError` otherwise."""
+    raw = os.fspath(path)
     p = Path(raw)
     if p.is_dir():
         raise InputError(f"{raw}: is a directory, not a projection file")
@@ -111,6 +121,12 @@ def load_projection(path: PathLike, cls: type) -> Any:
     if doc.get("sha256") != hashlib.sha256(data).hexdigest():
         raise InputError(f"{raw}: sha256 does not match its sidecar "
                          f"{sidecar_path(raw).name} (the file was changed or is corrupt)")
+    return data, doc
+
+
+def _projection_tensors(raw: str, data: bytes, doc: dict[str, Any], cls: type) -> Any:
+    import safetensors.torch
+
     try:
         tensors = safetensors.torch.load(data)
     except Exception as exc:  # SafetensorError, or anything the parser raises on bad bytes

@@ -38,17 +38,6 @@ WITH_P_VALUE: tuple[str, ...] = ("sliced",)
 LEAK_NOTE_ABOVE = 0.2
 
 
-def parse_betas(text: str) -> list[float]:
-    """``"0.3,1,3"`` -> ``[0.3, 1.0, 3.0]``; ``ValueError`` unless one or more numbers >= 0."""
-    try:
-        betas = [float(b) for b in text.split(",") if b.strip()]
-    except ValueError:
-        betas = []
-    if not betas or any(not np.isfinite(b) or b < 0 for b in betas):
-        raise ValueError("expected one or more numbers >= 0, comma-separated")
-    return betas
-
-
 def measure(z: np.ndarray, columns: Sequence[Attribute], seed: int,
             device: str) -> dict[str, dict[str, float | None]]:
     """Each :data:`MEASURED` estimator's value (and p-value, :data:`WITH_P_VALUE`) of ``z``

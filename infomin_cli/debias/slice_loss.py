@@ -29,7 +29,8 @@ import torch
 from infomin_cli.attributes import Attribute
 from infomin_cli.debias.correlation import abs_corr, batch_standardise
 from infomin_cli.debias.kernel_critic import KernelCritic
-from infomin_cli.stats.cca import Aggregation, cca, pairwise_power_cca, slice_cca
+from infomin_cli.stats.cca import cca, pairwise_power_cca, slice_cca
+from infomin_cli.stats.choices import Aggregation
 from infomin_cli.stats.features import (
     AttributeEncoder,
     SliceFeaturizer,

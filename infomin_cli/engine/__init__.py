@@ -9,8 +9,11 @@ map is :mod:`~infomin_cli.engine.ray_apply`. Ray is imported only when asked for
 
 from __future__ import annotations
 
-from infomin_cli.engine.local import Accumulators, RowsFn, local_pass
-from infomin_cli.io.source import DatasetSource, Source
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from infomin_cli.engine.local import Accumulators, RowsFn
+    from infomin_cli.io.source import Source
 
 ENGINES: tuple[str, ...] = ("local", "ray")
 
@@ -19,6 +22,9 @@ def stream(source: Source, accumulators: Accumulators, batch_rows: int,
            on_rows: RowsFn | None = None, *, engine: str = "local") -> None:
     """The streaming pass on ``engine`` (``ray`` for a dataset on disk; an in-memory source
     always streams here). Same accumulator states either way, to float64 rounding."""
+    from infomin_cli.engine.local import local_pass
+    from infomin_cli.io.source import DatasetSource
+
     if engine == "ray" and isinstance(source, DatasetSource):
         from infomin_cli.engine.ray_audit import accumulate
 

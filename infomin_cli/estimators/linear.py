@@ -33,6 +33,7 @@ import torch
 
 from infomin_cli.attributes import Attribute
 from infomin_cli.estimators.accumulator import Accumulator
+from infomin_cli.estimators.configs import AUTO, LinearConfig
 from infomin_cli.estimators.result import Estimate
 from infomin_cli.stats.cca import RIDGE_GRID, ridge_cca, select_ridge
 from infomin_cli.stats.device import to_tensor
@@ -50,11 +51,9 @@ from infomin_cli.stats.sampling import (
     sample_rows,
     split_roles,
 )
-from infomin_cli.stats.standardize import DEFAULT_SAMPLE_ROWS, Standardizer
+from infomin_cli.stats.standardize import Standardizer
 
 MIN_SPLIT_ROWS = 10
-DEFAULT_MAX_FIT_ROWS = 250_000
-FULL_SAMPLE_ROWS = 20_000  # see SlicedConfig.full_sample_rows
 #: Above this dimension the d x d covariance (8 d^2 bytes, three of them) is not formed: the
 #: fit uses the dual (Gram) form, whose memory follows the rows (:mod:`infomin_cli.stats.dual_cca`).
 DUAL_MIN_DIM = 4096
@@ -62,44 +61,10 @@ DUAL_FIT_FLOATS = 1 << 28  # fit rows x d kept by the dual form (1 GiB of float3
 DUAL_FULL_SAMPLE_ROWS = 8192  # the full-sample test's n x n Gram matrix stays under 512 MiB
 MEMORY_LIMIT_BYTES = 4 << 30  # rows the estimator must hold; refused beyond, with a way out
 FALLBACK_RIDGE = 1e-3
-AUTO = -1  # max_eval_rows: the default cap for the dimension (default_max_eval_rows)
 
 
 def default_max_eval_rows(dim: int) -> int:
     return int(min(max(2**26 // max(dim, 1), 10_000), 250_000))
-
-
-@dataclass(frozen=True)
-class LinearConfig:
-    """Settings of the linear estimator (the seed and device are arguments of the call).
-
-    ``ridge=None`` chooses the relative ridge from ``RIDGE_GRID`` by inner validation on the fit
-    rows; a number fixes it. ``max_eval_rows=-1`` is the default cap for the dimension.
-    ``full_sample_rows``: up to this many rows the p-value is the full-sample permutation test
-    of the in-sample canonical correlation, with the relative ridge ``max(1e-3, d / n)`` (a
-    function of the shape only, so the test stays exact); the value stays held out.
-    """
-
-    fit_fraction: float = 0.5
-    ridge: float | None = None
-    permutations: int = 1000
-    bootstrap: int = 500
-    max_eval_rows: int | None = AUTO
-    max_fit_rows: int | None = DEFAULT_MAX_FIT_ROWS
-    batch_rows: int = 65536
-    calibration_rows: int = DEFAULT_SAMPLE_ROWS
-    full_sample_rows: int = FULL_SAMPLE_ROWS
-    solver: str = "auto"  # "primal" (d x d covariance), "dual" (Gram form), "auto": by d
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.fit_fraction <= 1.0:
-            raise ValueError("fit_fraction must be in (0, 1]")
-        if self.solver not in ("auto", "primal", "dual"):
-            raise ValueError(f"solver must be auto, primal or dual, not {self.solver!r}")
-        if (self.ridge is not None and self.ridge < 0) or self.permutations < 0 or self.bootstrap < 0:
-            raise ValueError("ridge, permutations and bootstrap must be >= 0")
-        if self.batch_rows < 1:
-            raise ValueError("batch_rows must be >= 1")
 
 
 @dataclass(frozen=True, eq=False)

@@ -6,13 +6,18 @@ Adding an estimator is its module, one :class:`EstimatorSpec` in :data:`REGISTRY
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from infomin_cli.estimators.linear import LinearAccumulator, LinearConfig, linear_dependence
-from infomin_cli.estimators.rho import RhoConfig, rho_star
-from infomin_cli.estimators.sliced import SlicedAccumulator, SlicedConfig, sliced_dependence
+from infomin_cli.estimators.configs import LinearConfig, RhoConfig, SlicedConfig
+
+
+def _load(entry: str) -> Any:
+    """``"package.module:name"`` -> the object (the module imported on first use)."""
+    module, name = entry.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(frozen=True)
@@ -22,12 +27,14 @@ class EstimatorSpec:
     ``name``: the key of ``--estimators``, of thresholds (``fail_above``, a check's
     ``[thresholds]`` table), of baselines and of :class:`AuditConfig`'s configs; ``label``:
     plain text in verdict reasons and JSON; ``symbol``: terminal label; ``block``: the
-    estimator's block in the JSON report; ``config_type``: its config dataclass; ``function``:
+    estimator's block in the JSON report; ``config_type``: its config dataclass (importable without torch);
+    ``entry``: ``"module:function"`` of :attr:`function`,
     ``f(Z, attr, config, *, seed, device)`` (one that runs on a subsample also takes
     ``progress``, a ``(epoch, max epochs, value)`` callback, and its config a ``max_rows``:
-    the subsample's size); ``accumulator``: its streaming
-    :class:`~infomin_cli.estimators.accumulator.Accumulator` (None: it runs on a subsample
-    after the streaming pass); ``summary``: one line saying what the number is;
+    the subsample's size); ``accumulator_entry``: ``"module:class"`` of :attr:`accumulator`,
+    its streaming :class:`~infomin_cli.estimators.accumulator.Accumulator` (None: it runs on a
+    subsample after the streaming pass). Both are imported on first use, so reading the table
+    (the command line's help, settings validation) never loads torch; ``summary``: one line saying what the number is;
     ``settings``: ``{audit setting: config field}``, the flat settings (command-line flags, a
     check's TOML keys) that set its config, shared settings (``permutations``) included;
     ``joint_null``: its full-sample permutation null is drawn on the same row permutations as
@@ -41,8 +48,8 @@ class EstimatorSpec:
     symbol: str
     block: str
     config_type: type
-    function: Callable[..., Any]
-    accumulator: type | None
+    entry: str
+    accumulator_entry: str | None
     summary: str
     settings: Mapping[str, str] = field(default_factory=dict)
     joint_null: bool = False
@@ -54,8 +61,16 @@ class EstimatorSpec:
         return self.symbol.replace("*", "\\*")
 
     @property
+    def function(self) -> Callable[..., Any]:
+        return _load(self.entry)
+
+    @property
+    def accumulator(self) -> type | None:
+        return None if self.accumulator_entry is None else _load(self.accumulator_entry)
+
+    @property
     def streamed(self) -> bool:
-        return self.accumulator is not None
+        return self.accumulator_entry is not None
 
     def config(self, settings: Mapping[str, Any]) -> Any:
         """Its config from validated flat settings (only the keys of :attr:`settings`)."""
@@ -75,15 +90,18 @@ _RHO = {"rho_max_rows": "max_rows", "permutations": "permutations",
 REGISTRY: dict[str, EstimatorSpec] = {
     spec.name: spec
     for spec in (
-        EstimatorSpec("sliced", "SI", "SI", "sliced", SlicedConfig, sliced_dependence,
-                      SlicedAccumulator,
+        EstimatorSpec("sliced", "SI", "SI", "sliced", SlicedConfig,
+                      "infomin_cli.estimators.sliced:sliced_dependence",
+                      "infomin_cli.estimators.sliced:SlicedAccumulator",
                       "SI: sliced dependence, the top canonical correlation of slice features",
                       _SLICED, joint_null=True),
-        EstimatorSpec("linear", "linear", "linear", "linear", LinearConfig, linear_dependence,
-                      LinearAccumulator,
+        EstimatorSpec("linear", "linear", "linear", "linear", LinearConfig,
+                      "infomin_cli.estimators.linear:linear_dependence",
+                      "infomin_cli.estimators.linear:LinearAccumulator",
                       "linear: the top held-out canonical correlation (what a linear probe reads)",
                       _LINEAR, joint_null=True),
-        EstimatorSpec("rho", "rho*", "ρ*", "rho_star", RhoConfig, rho_star, None,
+        EstimatorSpec("rho", "rho*", "ρ*", "rho_star", RhoConfig,
+                      "infomin_cli.estimators.rho:rho_star", None,
                       "ρ*: HGR maximal correlation on held-out test rows, the larger of a "
                       "network's and boosted trees' read-out", _RHO,
                       ci_column=True),

@@ -73,7 +73,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -81,8 +81,9 @@ from torch import nn
 
 from infomin_cli.attributes import DISCRETE_KINDS, Attribute
 from infomin_cli.errors import NotEstimable
+from infomin_cli.estimators.configs import RhoConfig
 from infomin_cli.estimators.result import Estimate
-from infomin_cli.estimators.tree_readout import TreeConfig, TreeReadout, fit_tree_readout
+from infomin_cli.estimators.tree_readout import TreeReadout, fit_tree_readout
 from infomin_cli.stats.cca import ridge_cca, select_ridge
 from infomin_cli.stats.device import resolve_device
 from infomin_cli.stats.features import one_hot
@@ -99,75 +100,6 @@ ProgressFn = Callable[[int, int, float], None]
 
 _EVAL_CHUNK = 8192
 _RESIDENT_BYTES = 2 << 30  # on CUDA, move the data once when it is at most this large
-
-
-@dataclass(frozen=True)
-class RhoConfig:
-    """Settings of :func:`rho_star` (the seed and device are arguments of the call); the
-    defaults are meant for any embedding (d = 2 .. 4096+).
-
-    ``batch_size`` is an upper bound: with few train rows it is reduced so that an epoch has at
-    least 4 steps (never below 64 rows). ``max_rows=None`` uses every row. ``bootstrap=0``
-    skips the interval (``ci`` is then None). ``amp`` runs the networks in bfloat16 autocast
-    on CUDA only; it is ignored on CPU. ``rank_transform``: a continuous T enters g through its
-    normal scores (rho* is invariant to a one-to-one map of T; heavy tails no longer dominate).
-    ``rank_embedding``: the MLP branch of h reads each embedding column's normal scores (the
-    linear skip still reads the standardised columns): a heavy-tailed column -- a debiasing
-    projection's output can have kurtosis 10-25 -- squeezes most rows into a sliver of its
-    standardised range, where the network does not resolve them (seen: rho* 0.08 on the
-    standardised columns, 0.33 on their normal scores, of the same output).
-    ``min_epoch_steps``: an epoch is at least this many optimiser steps (whole passes over the
-    train split, repeated), so ``max_epochs`` and ``patience`` mean the same training on small
-    data as on large (patience 4 = at least 200 steps). ``trees``: add the gradient-boosted
-    tree read-out (settings ``tree``) and report the larger; False is the network alone.
-    """
-
-    hidden: int = 64
-    layers: int = 2
-    dropout: float = 0.0
-    lr: float = 1e-2
-    batch_size: int = 512
-    max_epochs: int = 200
-    patience: int = 4
-    min_epoch_steps: int = 50
-    weight_decay: float = 1e-2
-    max_rows: int | None = 50_000
-    val_frac: float = 0.2
-    test_frac: float = 0.2
-    permutations: int = 1000
-    bootstrap: int = 1000
-    ci_level: float = 0.95
-    std_floor: float = 1e-2
-    rank_transform: bool = True
-    rank_embedding: bool = True
-    amp: bool = False
-    trees: bool = True
-    tree: TreeConfig = field(default_factory=TreeConfig)
-
-    def __post_init__(self) -> None:
-        def need(ok: bool, what: str) -> None:
-            if not ok:
-                raise ValueError(f"rho*: {what}")
-
-        need(self.hidden >= 1, f"hidden must be >= 1, got {self.hidden}")
-        need(self.layers >= 0, f"layers must be >= 0, got {self.layers}")
-        need(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
-        need(self.lr > 0, f"lr must be > 0, got {self.lr}")
-        need(self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}")
-        need(self.max_epochs >= 1, f"max_epochs must be >= 1, got {self.max_epochs}")
-        need(self.patience >= 1, f"patience must be >= 1, got {self.patience}")
-        need(self.min_epoch_steps >= 0, f"min_epoch_steps must be >= 0, got "
-             f"{self.min_epoch_steps}")
-        need(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
-        need(self.max_rows is None or self.max_rows >= 50,
-             f"max_rows must be >= 50 or None, got {self.max_rows}")
-        need(0 < self.val_frac < 1 and 0 < self.test_frac < 1
-             and self.val_frac + self.test_frac < 0.9,
-             f"bad split fractions val={self.val_frac} test={self.test_frac}")
-        need(self.bootstrap >= 0, f"bootstrap must be >= 0, got {self.bootstrap}")
-        need(self.permutations >= 0, f"permutations must be >= 0, got {self.permutations}")
-        need(0 < self.ci_level < 1, f"ci_level must be in (0, 1), got {self.ci_level}")
-        need(0 <= self.std_floor < 1, f"std_floor must be in [0, 1), got {self.std_floor}")
 
 
 @dataclass(frozen=True)

@@ -48,15 +48,16 @@ paper's estimator; the linear measure (:mod:`infomin_cli.estimators.linear`) use
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
 
 import numpy as np
 import torch
 
 from infomin_cli.attributes import Attribute
 from infomin_cli.estimators.accumulator import Accumulator
+from infomin_cli.estimators.configs import SlicedConfig, SliceScaling
 from infomin_cli.estimators.result import Estimate
-from infomin_cli.stats.cca import Aggregation, slice_cca
+from infomin_cli.stats.cca import slice_cca
+from infomin_cli.stats.choices import Aggregation
 from infomin_cli.stats.device import to_tensor
 from infomin_cli.stats.features import AttributeEncoder, SliceFeaturizer, tanh_features
 from infomin_cli.stats.fullsample import PermutationNull, block_whiten, permutation_null
@@ -64,57 +65,9 @@ from infomin_cli.stats.heldout import heldout_evaluation
 from infomin_cli.stats.moments import CrossMoments
 from infomin_cli.stats.rows import RowStore
 from infomin_cli.stats.sampling import check_batch, eval_probability, sample_rows, split_is_eval
-from infomin_cli.stats.standardize import DEFAULT_SAMPLE_ROWS, Standardizer
+from infomin_cli.stats.standardize import Standardizer
 
-SliceScaling = Literal["std", "none"]
 MIN_SPLIT_ROWS = 10
-#: Up to this many rows the p-value comes from the full-sample permutation test
-#: (:mod:`infomin_cli.stats.fullsample`), which spends every row on the test.
-FULL_SAMPLE_ROWS = 20_000
-
-
-@dataclass(frozen=True)
-class SlicedConfig:
-    """Settings of the sliced estimator (the seed and device are arguments of the call).
-
-    ``slice_scaling="std"`` divides each slice projection by its calibration std before tanh;
-    ``"none"`` is the paper's raw ``theta^T z_std``. ``max_eval_rows`` caps the eval split
-    (``None``: no cap). ``calibration_rows`` is the in-memory standardiser's sample size.
-    ``rank_transform``: a continuous or multidim T enters through its normal scores
-    (:mod:`infomin_cli.stats.ranks`; SI's population value is unchanged by a monotone map of
-    T only in the limit of rich features, but the test's validity never depends on it and
-    heavy tails no longer dominate). ``full_sample_rows``: up to this many rows, the p-value is
-    the full-sample permutation test (0: always the held-out test); the value, its interval
-    and ``null_q95`` stay held out.
-    """
-
-    slices: int = 100
-    order: int = 3
-    aggregation: Aggregation = "pairwise"
-    permutations: int = 1000
-    fit_fraction: float = 0.5
-    ridge: float = 1e-3
-    bootstrap: int = 500
-    batch_rows: int = 65536
-    slice_scaling: SliceScaling = "std"
-    max_eval_rows: int | None = 250_000
-    calibration_rows: int = DEFAULT_SAMPLE_ROWS
-    rank_transform: bool = True
-    full_sample_rows: int = FULL_SAMPLE_ROWS
-
-    def __post_init__(self) -> None:
-        if self.slices < 1 or self.order < 1:
-            raise ValueError("slices and order must be >= 1")
-        if self.aggregation not in ("pairwise", "joint"):
-            raise ValueError(f"aggregation must be 'pairwise' or 'joint', not {self.aggregation!r}")
-        if self.slice_scaling not in ("std", "none"):
-            raise ValueError("slice_scaling must be 'std' or 'none'")
-        if not 0.0 < self.fit_fraction <= 1.0:
-            raise ValueError("fit_fraction must be in (0, 1]")
-        if self.ridge < 0 or self.permutations < 0 or self.bootstrap < 0:
-            raise ValueError("ridge, permutations and bootstrap must be >= 0")
-        if self.batch_rows < 1:
-            raise ValueError("batch_rows must be >= 1")
 
 
 @dataclass(frozen=True, eq=False)

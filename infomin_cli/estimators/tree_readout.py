@@ -26,39 +26,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from infomin_cli.estimators.configs import TreeConfig
 from infomin_cli.stats.cca import cca
 from infomin_cli.stats.features import one_hot
 
 __all__ = ["TreeConfig", "TreeReadout", "fit_tree_readout"]
-
-
-@dataclass(frozen=True)
-class TreeConfig:
-    """Settings of the boosted trees (scikit-learn's names). ``max_iter`` rounds at most,
-    stopped when the validation loss has not improved for ``patience`` rounds.
-
-    Chosen on synthetic folded maps (bands, an XOR in 8 dims, a banded continuous T) and the
-    sample's sex and race, 3 splits each: a patience of 20 rounds stopped an XOR before its
-    interaction was found (test correlation 0.32-0.41); 50 rounds of 15-leaf trees read
-    0.37-0.43 there and the same as 31 leaves elsewhere.
-    """
-
-    max_iter: int = 500
-    learning_rate: float = 0.1
-    max_leaf_nodes: int = 15
-    min_samples_leaf: int = 20
-    l2_regularization: float = 0.0
-    patience: int = 50
-
-    def __post_init__(self) -> None:
-        if self.max_iter < 1 or self.patience < 1 or self.max_leaf_nodes < 2:
-            raise ValueError(f"trees: max_iter, patience must be >= 1 and max_leaf_nodes "
-                             f">= 2, got {self.max_iter}, {self.patience}, "
-                             f"{self.max_leaf_nodes}")
-        if not 0 < self.learning_rate <= 1:
-            raise ValueError(f"trees: learning_rate must be in (0, 1], got {self.learning_rate}")
-        if self.min_samples_leaf < 1 or self.l2_regularization < 0:
-            raise ValueError("trees: min_samples_leaf must be >= 1 and l2_regularization >= 0")
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,62 +20,15 @@ import numpy as np
 from infomin_cli.attributes import Attribute
 from infomin_cli.engine import stream
 from infomin_cli.errors import InputError, NotEstimable
-from infomin_cli.estimators.registry import NAMES, REGISTRY, spec
+from infomin_cli.estimators.registry import REGISTRY, spec
 from infomin_cli.io.source import InMemorySource, Source
+from infomin_cli.pipeline.audit_config import AuditConfig
 from infomin_cli.pipeline.policy import FamilyTest, Policy
 from infomin_cli.stats.fullsample import min_p
-from infomin_cli.stats.standardize import DEFAULT_SAMPLE_ROWS, Standardizer
+from infomin_cli.stats.standardize import Standardizer
 
 RowsFn = Callable[[int, int], None]  # (rows done, rows total)
 EpochFn = Callable[[str, int, int, float], None]  # (attribute, epoch, max epochs, val corr)
-
-
-@dataclass(frozen=True)
-class AuditConfig:
-    """What to run. ``configs``: registry name -> that estimator's config (a name left out
-    gets its config type's defaults). ``seed`` and ``device`` are set here once and passed to
-    every estimator; the estimator configs hold only their own settings."""
-
-    estimators: tuple[str, ...] = NAMES
-    configs: Mapping[str, Any] = field(default_factory=dict)
-    max_rows: int | None = None  # seeded subsample for every estimator
-    seed: int = 0
-    device: str = "auto"
-    calibration_rows: int = DEFAULT_SAMPLE_ROWS
-    #: where the streaming pass runs: "local" (this process) or "ray" (Ray Data blocks on a
-    #: cluster, merged here; :mod:`infomin_cli.engine.ray_audit`). Same report either way.
-    engine: str = "local"
-
-    def __post_init__(self) -> None:
-        for name in (*self.estimators, *self.configs):
-            spec(name)  # KeyError naming the choices
-        object.__setattr__(self, "configs", {
-            name: self.configs[name] if name in self.configs else s.config_type()
-            for name, s in REGISTRY.items()})
-
-    def of(self, name: str) -> Any:
-        """The config of estimator ``name``."""
-        return self.configs[name]
-
-    def tuned(self, name: str, **changes: Any) -> AuditConfig:
-        """A copy with ``changes`` made to estimator ``name``'s config."""
-        return replace(self, configs={**self.configs, name: replace(self.of(name), **changes)})
-
-    @property
-    def streamed(self) -> tuple[str, ...]:
-        """The estimators run in the streaming pass, in registry order."""
-        return tuple(n for n, s in REGISTRY.items() if n in self.estimators and s.streamed)
-
-    @property
-    def subsampled(self) -> tuple[str, ...]:
-        """The estimators run on a subsample after the pass, in registry order."""
-        return tuple(n for n, s in REGISTRY.items() if n in self.estimators and not s.streamed)
-
-    @property
-    def batch_rows(self) -> int:
-        """Rows per batch of the streaming pass: the smallest ``batch_rows`` of the streamed
-        estimators' configs."""
-        return min((self.of(n).batch_rows for n in self.streamed), default=65536)
 
 
 #: A class with fewer rows than this is reported as too rare to test on its own.
@@ -110,6 +63,8 @@ class AuditResult:
     #: the embedding standardiser, for the report: robust or not, the clip, and how many
     #: calibration values were beyond it (None when only rho* ran)
     standardization: dict | None = None
+    #: the device the estimators ran on (``auto`` resolved)
+    device: str = "cpu"
 
 
 @contextmanager
@@ -222,6 +177,9 @@ def run_audit(source: Source, config: AuditConfig = AuditConfig(), policy: Polic
     """Audit every attribute of ``source``: the streamed estimators in one pass, then the
     others on a subsample; the verdict adjusts every test of every attribute as one family
     (``policy``)."""
+    from infomin_cli.stats.device import resolve_device
+
+    config = replace(config, device=str(resolve_device(config.device)))
     data: Source = source
     subsampled = None
     if config.max_rows is not None and config.max_rows < source.n_rows:
@@ -247,7 +205,7 @@ def run_audit(source: Source, config: AuditConfig = AuditConfig(), policy: Polic
                                       d.reasons, d.decided_by, d.tests, tuple(notes[name]))
     overall = "fail" if any(a.verdict == "fail" for a in audits.values()) else "pass"
     return AuditResult(audits, overall, source.n_rows, source.dim, config.seed,
-                       config.estimators, policy, subsampled, std_info)
+                       config.estimators, policy, subsampled, std_info, config.device)
 
 
 def audit_arrays(Z, attributes: dict[str, Attribute] | list[Attribute],

@@ -41,7 +41,7 @@ from infomin_cli.errors import InputError, SettingError
 from infomin_cli.estimators.registry import REGISTRY
 from infomin_cli.io.source import LoadOptions
 from infomin_cli.io.uri import is_uri, local_path
-from infomin_cli.pipeline.audit import AuditConfig
+from infomin_cli.pipeline.audit_config import AuditConfig
 from infomin_cli.pipeline.config import DEFAULTS as AUDIT_DEFAULTS
 from infomin_cli.pipeline.config import audit_settings
 from infomin_cli.pipeline.policy import Policy

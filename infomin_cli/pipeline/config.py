@@ -28,10 +28,10 @@ from typing import Any, get_args
 from infomin_cli.engine import ENGINES
 from infomin_cli.errors import SettingError
 from infomin_cli.estimators.registry import NAMES, REGISTRY
-from infomin_cli.pipeline.audit import AuditConfig
+from infomin_cli.pipeline.audit_config import AuditConfig
 from infomin_cli.pipeline.policy import Policy, parse_estimators, parse_threshold
-from infomin_cli.stats.cca import Aggregation
-from infomin_cli.stats.device import resolve_device
+from infomin_cli.stats.choices import Aggregation
+from infomin_cli.stats.device import device_setting
 
 
 def _defaults(cls: type) -> dict[str, Any]:
@@ -114,7 +114,7 @@ def audit_settings(options: Mapping[str, Any], attributes: int = 1
     if o["aggregation"] not in get_args(Aggregation):
         raise SettingError("aggregation", f"{o['aggregation']!r}: expected pairwise or joint")
     try:
-        device = str(resolve_device(str(o["device"])))
+        device = device_setting(str(o["device"]))
     except ValueError as exc:
         raise SettingError("device", f"{o['device']!r}: {exc}") from None
     try:

@@ -87,7 +87,7 @@ def build_report(audit: Any, *, input_info: dict[str, Any]) -> dict[str, Any]:
 
 
 def source_info(source: Any, path: str, attrs_file: str | None, id_col: str | None,
-                audit: Any, device: str) -> dict[str, Any]:
+                audit: Any) -> dict[str, Any]:
     """The report's ``input`` block for a :class:`~infomin_cli.io.DatasetSource`."""
     return {
         "path": path,
@@ -99,7 +99,7 @@ def source_info(source: Any, path: str, attrs_file: str | None, id_col: str | No
         "n_rows_read": source.n_rows_read,
         "dropped_missing": source.dropped,
         "subsampled_rows": audit.subsampled_rows,
-        "device": device,
+        "device": audit.device,
     }
 
 
@@ -108,5 +108,4 @@ def check_report(check: Any, source: Any, result: Any) -> dict[str, Any]:
     :class:`~infomin_cli.pipeline.check_config.Check`), as ``infomin audit`` writes it: the
     ``report`` argument of :func:`~infomin_cli.pipeline.check.run_checks`."""
     return build_report(result, input_info=source_info(
-        source, check.input, check.load.attrs_file, check.load.id_col, result,
-        check.config.device))
+        source, check.input, check.load.attrs_file, check.load.id_col, result))

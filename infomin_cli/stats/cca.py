@@ -21,13 +21,11 @@ K x K CCA for every slice pair, the max taken) and, for the linear estimator and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 
+from infomin_cli.stats.choices import Aggregation
 from infomin_cli.stats.moments import CrossMoments
-
-Aggregation = Literal["pairwise", "joint"]
 
 #: Relative ridges tried by :func:`select_ridge`. With d comparable to the fit rows a tiny
 #: ridge overfits badly (d=768, 1,000 fit rows: held-out 0.22 at 1e-3 where a tuned ridge

@@ -38,10 +38,11 @@ columns are damped rather than zeroed or blown up.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
+from infomin_cli.stats.choices import DEFAULT_SAMPLE_ROWS
 from infomin_cli.stats.sampling import sample_rows
 
 DEFAULT_DEAD_TOL = 1e-5
@@ -49,8 +50,10 @@ DEFAULT_DEAD_TOL = 1e-5
 EMBEDDING_CLIP = 10.0
 #: Percentile at each end where the robust fit winsorises a column before its moments.
 WINSOR_PCT = 0.5
-DEFAULT_SAMPLE_ROWS = 100_000
 CALIBRATION_BUDGET = 1 << 24  # floats kept in Standardizer.calibration (64 MiB of float32)
+
+if TYPE_CHECKING:  # fitting is numpy (``inspect`` uses it); only apply/torch_params need torch
+    import torch
 
 
 @dataclass(frozen=True, eq=False)
@@ -191,9 +194,13 @@ class Standardizer:
         return out.clamp(-self.clip, self.clip) if self.clip is not None else out
 
     def torch_params(
-        self, device: torch.device, dtype: torch.dtype = torch.float32
+        self, device: torch.device, dtype: torch.dtype | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(mean, scale)`` as tensors on ``device`` for ``(z - mean) * scale`` in torch."""
+        """``(mean, scale)`` as tensors on ``device`` for ``(z - mean) * scale`` in torch
+        (``dtype`` float32 unless given)."""
+        import torch
+
+        dtype = torch.float32 if dtype is None else dtype
         return (
             torch.as_tensor(self.mean, dtype=dtype, device=device),
             torch.as_tensor(self.scale, dtype=dtype, device=device),

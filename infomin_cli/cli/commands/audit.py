@@ -87,7 +87,6 @@ def audit(
     3 internal error.
     """
     from infomin_cli.io import open_dataset, write_json_atomic
-    from infomin_cli.pipeline.audit import run_audit
     from infomin_cli.pipeline.config import audit_settings
     from infomin_cli.report import build_report
     from infomin_cli.report.build import source_info
@@ -107,13 +106,15 @@ def audit(
     check_outputs({"--output": output}, inputs)  # before reading: never over an input
 
     source = open_dataset(file, attr, options)
+    from infomin_cli.pipeline.audit import run_audit  # torch: only once the input is read
+
     with progress_bar(fmt == Format.table and interactive()) as progress:
         on_rows, on_epoch = audit_progress(progress, config,
                                            min(source.n_rows, max_rows or source.n_rows))
         result = run_audit(source, config, policy, on_rows=on_rows, on_epoch=on_epoch)
 
     report = build_report(result, input_info=source_info(source, str(file), attrs, id_col,
-                                                         result, config.device))
+                                                         result))
     if output is not None:
         write_json_atomic(output, report, inputs=inputs, input_files=tuple(source.files))
     if fmt == Format.json:

@@ -55,7 +55,6 @@ def check(
     """
     from infomin_cli.io import write_atomic, write_json_atomic
     from infomin_cli.pipeline.baseline import load_baseline
-    from infomin_cli.pipeline.check import run_checks
     from infomin_cli.pipeline.check_config import load_config
     from infomin_cli.report.build import check_report
     from infomin_cli.report.junit import junit_xml as to_junit
@@ -77,6 +76,8 @@ def check(
         bars.close()
         if fmt == Format.table:
             render_check(outcome.name, outcome.report, outcome.rises)
+
+    from infomin_cli.pipeline.check import run_checks  # torch: only once the config is valid
 
     bars = CheckBars(fmt == Format.table and interactive())
     try:

@@ -52,15 +52,12 @@ def debias(
     Exit codes: 0 done, 1 --max-leakage not met by any beta (the best trade-off is still saved
     and reported), 2 bad usage or input, 3 internal error.
     """
-    from infomin_cli.debias.config import DebiasConfig
-    from infomin_cli.debias.projection import apply_batches
+    from infomin_cli.debias.config import DebiasConfig, parse_betas
     from infomin_cli.debias.projection_file import sidecar_path
-    from infomin_cli.debias.run import parse_betas, run_debias
     from infomin_cli.io import open_dataset, write_json_atomic
     from infomin_cli.io.transform import transform_file
     from infomin_cli.report.plot import require_matplotlib
-    from infomin_cli.report.render_debias import draw_tradeoff, render_debias
-    from infomin_cli.stats.device import resolve_device
+    from infomin_cli.stats.device import device_setting
 
     targets = list(target or [])
     names = list(attr) + targets
@@ -75,7 +72,7 @@ def debias(
     try:
         cfg = DebiasConfig(model=model.value, dim=dim, beta=betas[-1] if betas else None,
                            max_steps=max_steps, l2_steps=l2_steps)
-        dev = str(resolve_device(device))
+        dev = device_setting(device)
     except ValueError as exc:
         raise InputError(f"debias: {exc}") from None
     if not 0 <= seed < 2**63:
@@ -89,6 +86,10 @@ def debias(
     options = load_options(emb_col, emb_cols, attrs, id_col, attr_kind, strict)
     source = open_dataset(file, names, options)
     z = source.embeddings()
+    from infomin_cli.debias.projection import apply_batches  # torch: only once the input is read
+    from infomin_cli.debias.run import run_debias
+    from infomin_cli.report.render_debias import draw_tradeoff, render_debias
+
     with progress_bar(fmt == Format.table and interactive()) as bar:
         try:
             run = run_debias(z, [source.attributes[a] for a in attr],
@@ -131,20 +132,26 @@ def apply(
     Exit codes: 0 done, 2 bad usage or input (a projection whose dimension does not match,
     a corrupt or foreign file), 3 internal error.
     """
-    from infomin_cli.debias.projection import Projection, apply_batches
-    from infomin_cli.debias.projection_file import sidecar_path
+    from infomin_cli.debias.projection_file import sidecar_path, verified_file
     from infomin_cli.io import LoadOptions
     from infomin_cli.io.source import open_embeddings
     from infomin_cli.io.transform import transform_file
 
     if batch_rows < 1:
         raise InputError(f"--batch-rows {batch_rows}: must be at least 1")
-    proj = Projection.load(proj_path)
     options = LoadOptions(emb_col=emb_col, emb_cols=emb_cols)
     backend = open_embeddings(file, options)
-    if backend.dim != proj.dim_in:
-        raise InputError(f"{file}: embeddings have dimension {backend.dim}, but the projection "
-                         f"{proj_path} expects {proj.dim_in}")
+
+    def fits(dim_in: object) -> None:
+        if dim_in is not None and backend.dim != dim_in:
+            raise InputError(f"{file}: embeddings have dimension {backend.dim}, but the "
+                             f"projection {proj_path} expects {dim_in}")
+
+    fits(verified_file(proj_path)[1].get("dim_in"))  # the sidecar's word, before torch loads
+    from infomin_cli.debias.projection import Projection, apply_batches
+
+    proj = Projection.load(proj_path)
+    fits(proj.dim_in)
     inputs = (proj_path, str(sidecar_path(proj_path)))
     if engine == Engine.ray:
         from infomin_cli.engine.ray_apply import apply as ray_apply
