@@ -233,9 +233,9 @@ def test_notes_say_when_there_is_no_target(invoke, leaky, tmp_path):
     r = invoke("debias", leaky, "--attr", "t", "--dim", "6", "--max-steps", "10",
                "--projection", tmp_path / "d.safetensors", "--format", "json")
     assert any("may remove little" in n for n in json.loads(r.stdout)["notes"])  # d -> d
-    for extra in (["--target", "y"], ["--dim", "3"]):  # a target, or a bottleneck
+    for i, extra in enumerate((["--target", "y"], ["--dim", "3"])):  # a target, a bottleneck
         r = invoke("debias", leaky, "--attr", "t", *extra, "--max-steps", "10",
-                   "--projection", tmp_path / "q.safetensors", "--format", "json")
+                   "--projection", tmp_path / f"q{i}.safetensors", "--format", "json")
         assert not any("may remove little" in n for n in json.loads(r.stdout)["notes"])
 
 

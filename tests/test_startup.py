@@ -103,3 +103,18 @@ def test_lazy_table_matches_all():
     assert set(infomin_cli.__all__) == set(infomin_cli._EXPORTS) | {"__version__"}
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         infomin_cli.nope  # noqa: B018
+
+
+def test_a_name_that_is_also_a_submodule_stays_the_function():
+    """``infomin_cli.debias`` and ``infomin_cli.report.render_audit`` are functions and
+    submodules: importing the submodules first (as other modules do) must not rebind them."""
+    code = textwrap.dedent("""
+        import infomin_cli.report.render_audit, infomin_cli.report.render_check
+        import infomin_cli.debias.fit, infomin_cli.debias.config
+        import infomin_cli
+        from infomin_cli.report import render_audit, render_inspect
+        print(all(callable(f) for f in (render_audit, render_inspect, infomin_cli.debias)))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "True", proc.stderr

@@ -32,6 +32,8 @@ TargetOpt = Annotated[list[str] | None, typer.Option(
 ProjectionOpt = Annotated[str, typer.Option(
     "--projection", metavar="FILE", help="Where to save the fitted projection "
     "(safetensors, plus FILE.json).")]
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="Replace an existing projection (and its sidecar) at --projection.")]
 OutOpt = Annotated[str | None, typer.Option(
     "--out", metavar="FILE", help="Also write the cleaned embeddings (.npy, or Parquet "
     "keeping every other column).")]

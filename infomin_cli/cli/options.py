@@ -123,8 +123,10 @@ def fail(message: str, code: int = EXIT_INPUT_ERROR) -> None:
     Under ``infomin --debug``, called while handling an exception, the traceback comes first;
     the exit code is the same either way.
     """
+    from infomin_cli.io.uri import redact_text
+
     _traceback_if_debug()
-    line = " ".join(str(message).split())
+    line = " ".join(redact_text(message).split())
     typer.echo(f"error: {line}", err=True)
     raise typer.Exit(code)
 
@@ -138,8 +140,10 @@ def _traceback_if_debug() -> None:
 def internal_error(exc: BaseException) -> None:
     """Print ``internal error: <Type>: <message>`` (one line; under ``--debug`` after the
     traceback) on stderr and exit with code 3. Never 1: that would read as "leak found"."""
+    from infomin_cli.io.uri import redact_text
+
     _traceback_if_debug()
-    typer.echo(internal_error_line(exc, debug=debug_enabled()), err=True)
+    typer.echo(redact_text(internal_error_line(exc, debug=debug_enabled())), err=True)
     raise typer.Exit(EXIT_INTERNAL_ERROR)
 
 
@@ -176,17 +180,34 @@ FormatOpt = Annotated[Format, typer.Option("--format", help="table, or JSON only
 
 
 def check_outputs(outputs: dict[str, str | None], inputs: tuple[str, ...]) -> None:
-    """Refuse, before anything is read, an output path (``{flag: path}``, None = not given)
-    that would land on an input, its shards or its glob; the error names the flag."""
+    """Every path option of a command checked in one place, before anything is read.
+
+    ``outputs``: ``{flag: path}`` (None = not given), ``inputs``: the input paths. Refuses a
+    path of either kind that carries credentials (the message redacts them), an output that
+    would land on an input, its shards or its glob, and two outputs on one path (a projection's
+    sidecar counts as an output). Errors name the flag."""
+    from infomin_cli.io.uri import check_no_credentials, is_uri
     from infomin_cli.io.writers import check_output_path
 
+    for path in inputs:
+        if is_uri(path):
+            check_no_credentials(path)
+    seen: dict[str, str] = {}
     for flag_name, path in outputs.items():
         if path is None:
             continue
         try:
-            check_output_path(path, inputs)
+            if is_uri(path):
+                check_no_credentials(path)
+                key = str(path)
+            else:
+                key = str(check_output_path(path, inputs))
         except InputError as exc:
             raise InputError(f"{flag_name} {exc}") from exc
+        if key in seen:
+            raise InputError(f"{flag_name} {path}: is also the path of {seen[key]}; give each "
+                             "output its own path")
+        seen[key] = flag_name
 
 
 F = TypeVar("F", bound=Callable)

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from infomin_cli.attributes import Attribute
+from infomin_cli.attributes import DISCRETE_KINDS, Attribute
 from infomin_cli.debias.config import DebiasConfig
 from infomin_cli.debias.fit import FitHistory, ProgressFn, debias, split_rows
 from infomin_cli.debias.projection import Projection
 from infomin_cli.debias.sweep import BETA_GRID, BetaTrial, sweep_beta
+from infomin_cli.io.source import InMemorySource
 from infomin_cli.io.writers import PathLike
-from infomin_cli.pipeline.audit import audit_arrays
+from infomin_cli.pipeline.audit import run_audit
 from infomin_cli.pipeline.config import audit_settings
 from infomin_cli.stats.device import resolve_device
 
@@ -36,15 +37,43 @@ WITH_P_VALUE: tuple[str, ...] = ("sliced",)
 
 #: rho* of an attribute above this on the held-out rows after a fit: suggest more penalty.
 LEAK_NOTE_ABOVE = 0.2
+#: Rows every class of a discrete attribute or target needs: it must reach both the training
+#: and the held-out rows, and a remover cannot learn what it has a handful of examples of.
+MIN_CLASS_ROWS = 5
+
+
+def check_request(z: np.ndarray, attributes: Sequence[Attribute],
+                  targets: Sequence[Attribute], config: DebiasConfig, method: str) -> None:
+    """Refuse, before any fit, what the fit cannot do: ``ValueError`` naming the setting or
+    the column."""
+    if z.ndim != 2 or len(z) == 0:
+        raise ValueError(f"embeddings must be a non-empty 2-D array, got shape {z.shape}")
+    if config.dim is not None and config.dim > z.shape[1]:
+        raise ValueError(f"--dim {config.dim} is larger than the embedding's dimension "
+                         f"{z.shape[1]}")
+    if method == "pearson" and config.model != "linear":
+        raise ValueError("--method pearson removes linear dependence only: use it with "
+                         "--model linear (an MLP would move the attribute into structure "
+                         "the penalty does not see)")
+    for a in (*attributes, *targets):
+        if a.kind not in DISCRETE_KINDS:
+            continue
+        counts = np.bincount(a.values, minlength=a.n_classes)
+        rare = [(a.classes[i], int(c)) for i, c in enumerate(counts) if c < MIN_CLASS_ROWS]
+        if rare:
+            listed = ", ".join(f"{c!r} ({n} row{'s' * (n != 1)})" for c, n in rare[:3])
+            raise ValueError(f"column {a.name!r}: class {listed} has fewer than "
+                             f"{MIN_CLASS_ROWS} rows; merge or drop rare classes")
 
 
 def measure(z: np.ndarray, columns: Sequence[Attribute], seed: int,
-            device: str) -> dict[str, dict[str, float | None]]:
+            device: str, where: str = "<memory>") -> dict[str, dict[str, float | None]]:
     """Each :data:`MEASURED` estimator's value (and p-value, :data:`WITH_P_VALUE`) of ``z``
-    against each column, by the audit (200 permutations); ``None`` for one it skipped."""
+    against each column, by the audit (200 permutations); ``None`` for one it skipped.
+    ``where`` names the data in error messages."""
     config, policy = audit_settings({"seed": seed, "device": device, "alpha": 0.0,
                                      "permutations": 200}, attributes=len(columns))
-    res = audit_arrays(z, list(columns), config, policy)
+    res = run_audit(InMemorySource(z, {c.name: c for c in columns}, where), config, policy)
     out: dict[str, dict[str, float | None]] = {}
     for name, audit in res.attributes.items():
         row: dict[str, float | None] = {}
@@ -152,14 +181,17 @@ def run_debias(Z: np.ndarray, attributes: Sequence[Attribute],
     :data:`~infomin_cli.debias.sweep.BETA_GRID` for ``max_leakage`` with one beta; ``trace``
     fits every beta (a trade-off plot needs them all). ``progress`` follows the fit, or the
     sweep's fits end to end.
-    ``metadata`` is added to the projection's, after ``before`` and ``after``. ``ValueError``
-    for data or settings the fit refuses."""
+    ``metadata`` is added to the projection's, after ``before`` and ``after``; its ``input``
+    names the data in errors. ``ValueError`` for data or settings the fit refuses
+    (:func:`check_request`), before any fit."""
     z = np.asarray(Z)
     attributes, targets = list(attributes), list(targets)
     if max_leakage is not None and not 0 < max_leakage < 1:
         raise ValueError(f"max_leakage must be in (0, 1), got {max_leakage}")
-    dev = str(resolve_device(device))
     method = method or config.penalty
+    check_request(z, attributes, targets, config, method)
+    dev = str(resolve_device(device))
+    where = str((metadata or {}).get("input", "<memory>"))
     betas = tuple(betas) if betas else ((config.beta,) if config.beta is not None else ())
     history: FitHistory | None = None
     trials: list[BetaTrial] | None = None
@@ -186,8 +218,8 @@ def run_debias(Z: np.ndarray, attributes: Sequence[Attribute],
             beta = history.config.beta
         val = history.val_rows
     held = [a.take(val) for a in (*attributes, *targets)]
-    before = measure(z[val], held, seed, dev)
-    after = measure(proj(z[val]), held, seed, dev)
+    before = measure(z[val], held, seed, dev, where)
+    after = measure(proj(z[val]), held, seed, dev, f"{where} (projected)")
     run = DebiasRun(proj, method, [a.name for a in attributes], [t.name for t in targets],
                     beta, seed, val, before, after, history, trials, max_leakage=max_leakage)
     run.projection = dataclasses.replace(proj, metadata={

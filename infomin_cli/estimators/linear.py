@@ -2,7 +2,8 @@
 
 ::
 
-    X = standardise(Z)            all d columns (dead columns are zero)
+    X = standardise(Z)            all d columns (dead columns are zero), each clamped to its
+                                  outlier fence (isolated corrupt cells only; not the ±10 clip)
     Y = one-hot(T) minus its last column     binary / categorical
       = standardise(T)                       continuous (n, 1) or multidim (n, k)
     (w, v) = ridge CCA of (X, Y) on the fit rows,   rz = ridge * tr(Cxx) / d_live
@@ -115,7 +116,7 @@ class LinearAccumulator(Accumulator):
             cap = max(2 * MIN_SPLIT_ROWS, DUAL_FIT_FLOATS // dim)
             max_fit = cap if max_fit is None else min(max_fit, cap)
         self.p_fit = fit_probability(self.n_total, self.p_eval, max_fit)
-        self._zparams = standardizer.torch_params(self.device)
+        self._zparams = standardizer.fenced_params(self.device)
         # The fit rows in two halves (a seeded hash, like the splits): the ridge is chosen by
         # fitting on one half and scoring on the other; the final fit uses both.
         self.fit_halves = () if self.dual else (CrossMoments(dim, self.q, self.device),
@@ -154,9 +155,10 @@ class LinearAccumulator(Accumulator):
         z = to_tensor(z, torch.float32, self.device)
         if not bool(torch.isfinite(z).all()):
             raise ValueError("embedding batch contains NaN or infinite values")
-        # Exactly linear: centred and scaled, never clipped. A clip is a nonlinearity through
-        # which a linear eraser's output (LEACE, INLP) would leak again.
-        x = (z - self._zparams[0]) * self._zparams[1]
+        # Linear: centred and scaled, not clipped (a clip is a nonlinearity through which a
+        # linear eraser's output would leak again); only isolated corrupt values beyond the
+        # column's outlier fence are clamped, so one cell cannot own the covariances.
+        x = self.standardizer.apply_fenced(z, self._zparams)
         y = self.encoder(t, self.device)
         if not bool(torch.isfinite(y).all()):
             raise ValueError("attribute batch contains NaN or infinite values")

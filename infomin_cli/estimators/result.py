@@ -34,3 +34,26 @@ class Estimate:
     def notes(self) -> tuple[str, ...]:
         """Lines for the report about how this estimate was made (none by default)."""
         return ()
+
+
+def not_estimable_line(labels: str, reason: str) -> str:
+    """The verdict reason that says estimators could not estimate: ``LABELS: not estimable:
+    REASON``."""
+    return f"{labels}: not estimable: {reason}"
+
+
+@dataclass(frozen=True)
+class NotEstimated:
+    """An estimate the data do not allow (the estimator raised
+    :class:`~infomin_cli.errors.NotEstimable`): no value, no test, no interval; ``reason``
+    says why. The verdict never rests on it -- it is no member of the test family and meets no
+    threshold. In the JSON report: ``{"value": null, "not_estimable": reason}``."""
+
+    reason: str
+
+    @property
+    def value(self) -> None:
+        return None
+
+    def to_json(self) -> dict:
+        return {"value": None, "not_estimable": self.reason}

@@ -7,6 +7,9 @@ How :func:`rho_star` estimates it
 ---------------------------------
 * **Rows.** At most ``max_rows`` rows are used (seeded subsample, reported as ``n_used``). They
   are shuffled with the seed and split train / validation / test (60/20/20 by default).
+  With fewer than ``MIN_ROWS`` rows, or an attribute constant on one of the splits (a class
+  too rare to reach them), rho* is not estimable (:class:`~infomin_cli.errors.NotEstimable`)
+  rather than a 0 that looks like a measurement.
 * **Standardisation** is fitted on the train rows only and applied to every row: the shared
   :class:`~infomin_cli.stats.standardize.Standardizer` with ``std_floor``: each column's std is
   floored at ``std_floor`` times the median column std, so near-constant columns (numerical
@@ -99,6 +102,8 @@ OBJECTIVE = "batch-correlation"
 ProgressFn = Callable[[int, int, float], None]
 
 _EVAL_CHUNK = 8192
+#: Fewer rows leave too few test rows (20%) for a correlation: rho* is not estimable.
+MIN_ROWS = 50
 _RESIDENT_BYTES = 2 << 30  # on CUDA, move the data once when it is at most this large
 
 
@@ -356,12 +361,10 @@ def _prepare(z_all: np.ndarray, attr: Attribute, cfg: RhoConfig, seed: int) -> _
     z_shift, z_scale = _scaling(z[p_tr], cfg.std_floor)
     if not (z_scale > 0).any():
         raise NotEstimable("rho*: the embeddings are constant on the training rows")
+    _check_splits(t_vals, discrete, attr.name, {"training": p_tr, "validation": p_va,
+                                                "test": p_te})
     t_std = None
-    if discrete:
-        if len(np.unique(t_vals[p_tr])) < 2:
-            raise NotEstimable(f"rho*: attribute {attr.name!r} has a single class on the "
-                             "training rows")
-    else:
+    if not discrete:
         t_std = _scaling(t_vals[p_tr], cfg.std_floor)
         if not (t_std[1] > 0).any():
             raise NotEstimable(f"rho*: attribute {attr.name!r} is constant on the training rows")
@@ -378,6 +381,20 @@ def _prepare(z_all: np.ndarray, attr: Attribute, cfg: RhoConfig, seed: int) -> _
         del zr
     return _Data(z, z_in, t_vals, discrete, int(attr.n_classes or 0), p_tr, p_va, p_te,
                  z_shift, z_scale, in_shift, in_scale, d_mlp, t_std, n_used, bool(subsampled))
+
+
+def _check_splits(t: np.ndarray, discrete: bool, name: str, parts: dict[str, slice]) -> None:
+    """rho* needs T to vary on each split -- two classes (or values) on the training rows to
+    fit, on the validation rows to stop, on the test rows to measure: on rows where T is
+    constant the correlation with it is undefined (it used to read 0.000, CI 0-0, p = 1, which
+    looks like a measurement). A class too rare to reach one of the splits is such a case;
+    ``NotEstimable`` says which split, and the audit reports rho* as not estimable."""
+    for split, part in parts.items():
+        tp = t[part]
+        if len(tp) and not (tp != tp[:1]).any():
+            what = "has a single class" if discrete else "is constant"
+            raise NotEstimable(f"rho*: attribute {name!r} {what} on the {split} rows "
+                               f"({len(tp):,} rows)")
 
 
 def _networks(data: _Data, cfg: RhoConfig) -> tuple[nn.Module, nn.Module]:
@@ -491,8 +508,10 @@ def rho_star(
     """Estimate rho*(Z, T) on a held-out test split; see the module docstring for the method.
 
     ``progress(epoch, max_epochs, val_corr)`` is called after every epoch (1-based epoch).
-    Raises ``ValueError`` for mismatched lengths, non-finite values, too few rows, or a
-    constant Z or T (rho* is undefined when one side has no non-constant function).
+    Raises ``ValueError`` for mismatched lengths or non-finite values, and its subclass
+    :class:`~infomin_cli.errors.NotEstimable` where the data allow no estimate: fewer than
+    ``MIN_ROWS`` rows, a constant Z, or a T constant on the training, validation or test rows
+    (rho* is undefined when one side has no non-constant function there).
     """
     cfg = config
     z_all = _as_numpy(Z)
@@ -500,8 +519,8 @@ def rho_star(
     if len(attr) != n_rows:
         raise ValueError(
             f"rho*: {n_rows} embedding rows but attribute {attr.name!r} has {len(attr)} rows")
-    if n_rows < 50:
-        raise ValueError(f"rho*: need at least 50 rows, got {n_rows}")
+    if n_rows < MIN_ROWS:
+        raise NotEstimable(f"rho*: need at least {MIN_ROWS} rows, got {n_rows}")
     device = resolve_device(device)
     data = _prepare(z_all, attr, cfg, seed)
 

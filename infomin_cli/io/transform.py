@@ -52,6 +52,28 @@ def _exact_batches(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.
         yield pa.Table.from_batches(buf)
 
 
+#: what ``--out`` may end with: Parquet (every other column kept) or NPY (the matrix alone)
+OUT_SUFFIXES = (".parquet", ".pq", ".npy")
+
+
+def check_out_format(out: str, input_format: str) -> bool:
+    """Whether ``out`` is written as NPY (else Parquet), refusing what would be written in a
+    format its name does not say (``x.csv`` given Parquet bytes), NPY from object storage, and
+    Parquet from an NPY input (there are no other columns to keep). One-line InputError."""
+    remote = is_uri(out)
+    name = str(out).rstrip("/").lower()
+    as_npy = name.endswith(".npy")
+    if not remote and not name.endswith(OUT_SUFFIXES):
+        raise InputError(f"{out}: cannot tell the output format from this name; end it with "
+                         f"{', '.join(OUT_SUFFIXES)}")
+    if remote and (as_npy or input_format != "parquet"):
+        raise InputError(f"{redact(out)}: object storage takes Parquet output from Parquet "
+                         "input; write .npy to a local file")
+    if input_format != "parquet" and not as_npy:
+        raise InputError(f"{out}: an {input_format.upper()} input can only be written as .npy")
+    return as_npy
+
+
 def transform_file(src: str, out: str, fn: Map, *, options: LoadOptions | None = None,
                    out_col: str | None = None, batch_rows: int = 65536,
                    inputs: tuple[str, ...] = ()) -> int:
@@ -68,12 +90,9 @@ def transform_file(src: str, out: str, fn: Map, *, options: LoadOptions | None =
     else:
         out = local_path(out)
         check_output_path(out, (src, *inputs), input_files=files)
-    as_npy = str(out).lower().endswith(".npy")
-    if remote and (as_npy or backend.fmt != "parquet"):
-        raise InputError(f"{redact(out)}: object storage takes Parquet output from Parquet "
-                         "input; write .npy to a local file")
+    as_npy = check_out_format(out, backend.fmt)
     if backend.fmt != "parquet" or as_npy:
-        return _to_array_file(backend, out, fn, batch_rows, as_npy, out_col, files, src)
+        return _to_array_file(backend, out, fn, batch_rows, out_col, files, src)
     column = backend.column
     if column is None and out_col is None:
         raise InputError(f"{src}: the embedding is spread over scalar columns "
@@ -125,10 +144,8 @@ def _remote_file(uri: str) -> Iterator:
         raise
 
 
-def _to_array_file(backend, out: str, fn: Map, batch_rows: int, as_npy: bool,
-                   out_col: str | None, files: tuple[str, ...], src: str) -> int:
-    if not as_npy:
-        raise InputError(f"{src}: an NPY input can only be written as .npy (got {out!r})")
+def _to_array_file(backend, out: str, fn: Map, batch_rows: int, out_col: str | None,
+                   files: tuple[str, ...], src: str) -> int:
     if out_col is not None:
         raise InputError("--out-col applies to Parquet output only")
     rows = 0

@@ -50,6 +50,18 @@ def redact(uri: str) -> str:
     return f"{parts.scheme}://{host}{parts.path}"
 
 
+_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s@]*@")
+_SECRET_QUERY = re.compile(r"([?&][^=&\s]*(?:" + "|".join(_SECRET_KEYS) + r")[^=&\s]*=)[^&\s]*",
+                           re.IGNORECASE)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with the user/password part of every URI in it and the values of secret query
+    parameters replaced by ``***``: applied to every error line the command line prints, so a
+    credential given anywhere (any path option, or echoed by a library) is never shown."""
+    return _SECRET_QUERY.sub(r"\1***", _USERINFO.sub(r"\1***@", str(text)))
+
+
 def check_no_credentials(uri: str) -> None:
     """Refuse a URI that carries credentials; the message does not repeat them."""
     parts = urlsplit(str(uri))

@@ -49,7 +49,8 @@ def check_output_path(path: PathLike, inputs: Iterable[PathLike] = (), *,
       shard next time): "is inside the input directory ..." / "matches the input pattern ...";
     * is an existing directory or ends with a path separator: "is a directory; give a file
       name";
-    * has a parent directory that does not exist.
+    * has a parent directory that does not exist, or one this process cannot write in
+      (so a permission problem is said before any work, naming the output, not a temp file).
     """
     raw = os.fspath(path)
     if not raw:
@@ -77,6 +78,9 @@ def check_output_path(path: PathLike, inputs: Iterable[PathLike] = (), *,
             raise InputError(f"{raw}: matches the input pattern {src!r}; write it elsewhere")
     if not target.parent.is_dir():
         raise InputError(f"{raw}: directory {os.path.dirname(raw)!r} does not exist")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise InputError(f"{raw}: cannot write in directory {str(target.parent)!r} "
+                         "(permission denied)")
     return target
 
 
@@ -160,7 +164,13 @@ def atomic_file(path: PathLike, *, inputs: Iterable[PathLike] = (),
     created)."""
     target = check_output_path(path, inputs, input_files=input_files)
     mode = _new_file_mode(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_stale_temps(target)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp",
+                                   dir=target.parent)
+    except OSError as exc:
+        raise InputError(f"{os.fspath(path)}: cannot write here "
+                         f"({exc.strerror or exc})") from exc
     try:
         if hasattr(os, "fchmod"):
             os.fchmod(fd, mode)
@@ -177,6 +187,39 @@ def atomic_file(path: PathLike, *, inputs: Iterable[PathLike] = (),
         except FileNotFoundError:
             pass
         raise
+
+
+def remove_stale_temps(target: Path) -> list[Path]:
+    """Remove the temp files that :func:`atomic_file` left beside ``target`` in a run that
+    was killed (``.NAME.PID.XXXXXXXX.tmp`` whose process no longer exists on this machine);
+    those of a live writer are kept. Returns what was removed."""
+    removed = []
+    for tmp in target.parent.glob(f".{glob_escape(target.name)}.*.tmp"):
+        pid = tmp.name[len(target.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:
+                pass
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob wildcards taken literally."""
+    return "".join(f"[{c}]" if c in _GLOB_CHARS else c for c in name)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's), or cannot tell: keep its file
+    return True
 
 
 def write_atomic(path: PathLike, data: bytes | str, *, inputs: Iterable[PathLike] = (),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,9 +21,10 @@ from infomin_cli.attributes import Attribute
 from infomin_cli.engine import stream
 from infomin_cli.errors import InputError, NotEstimable
 from infomin_cli.estimators.registry import REGISTRY, spec
+from infomin_cli.estimators.result import NotEstimated, not_estimable_line
 from infomin_cli.io.source import InMemorySource, Source
 from infomin_cli.pipeline.audit_config import AuditConfig
-from infomin_cli.pipeline.policy import FamilyTest, Policy
+from infomin_cli.pipeline.policy import Decision, FamilyTest, Policy
 from infomin_cli.stats.fullsample import min_p
 from infomin_cli.stats.standardize import Standardizer
 
@@ -31,8 +32,13 @@ RowsFn = Callable[[int, int], None]  # (rows done, rows total)
 EpochFn = Callable[[str, int, int, float], None]  # (attribute, epoch, max epochs, val corr)
 
 
-#: A class with fewer rows than this is reported as too rare to test on its own.
+#: A class with fewer rows than this is reported as too rare to test on its own; a class
+#: attribute needs two classes with at least this many rows to be estimable at all.
 MIN_CLASS_ROWS = 5
+#: The verdict of an attribute that no estimator could estimate: neither a pass nor a fail.
+NOT_ESTIMABLE = "not_estimable"
+#: attribute -> estimator -> why it could not estimate
+Missing = dict[str, dict[str, NotEstimated]]
 
 
 @dataclass(frozen=True)
@@ -43,16 +49,21 @@ class AttributeAudit:
     #: registry name -> result, in registry order; an estimator that did not run (or could not
     #: estimate) is absent
     estimates: dict[str, Any]
+    #: ``pass``, ``fail``, or :data:`NOT_ESTIMABLE` when no estimator could estimate
     verdict: str
+    #: why it failed, then which estimators could not estimate and why
     reasons: tuple[str, ...]
     decided_by: tuple[str, ...] = ()
     tests: tuple[FamilyTest, ...] = ()
     notes: tuple[str, ...] = ()
+    #: registry name -> why that estimator could not estimate (absent from ``estimates``)
+    not_estimable: dict[str, NotEstimated] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class AuditResult:
     attributes: dict[str, AttributeAudit]
+    #: ``fail`` when an attribute fails; :data:`NOT_ESTIMABLE` when none could be estimated
     verdict: str
     n_rows: int
     dim: int
@@ -84,9 +95,16 @@ def _naming(where: str, attr: str, estimator: str) -> Iterator[None]:
                          ) from exc
 
 
-def _streamed(source: Source, config: AuditConfig, on_rows: RowsFn | None
+def _skip(missing: Missing, attr: str, estimator: str, exc: NotEstimable) -> None:
+    """Record that ``estimator`` could not estimate ``attr`` (the message without its label)."""
+    prefix = f"{spec(estimator).label}: "
+    missing[attr][estimator] = NotEstimated(str(exc).removeprefix(prefix))
+
+
+def _streamed(source: Source, config: AuditConfig, on_rows: RowsFn | None, missing: Missing
               ) -> tuple[dict[str, dict[str, Any]], dict | None]:
-    """One pass over the embeddings feeding every attribute's accumulators:
+    """One pass over the embeddings feeding the accumulators of every attribute not already
+    in ``missing`` (where those that cannot estimate are recorded):
     ``({estimator: {attribute: result}}, the standardiser's report block)``."""
     names = config.streamed
     if not names:
@@ -101,25 +119,35 @@ def _streamed(source: Source, config: AuditConfig, on_rows: RowsFn | None
     accumulators: dict[str, dict[str, Any]] = {e: {} for e in names}
     for name, attr in source.attributes.items():
         for e in names:
-            with _naming(where, name, spec(e).label):
-                accumulators[e][name] = spec(e).accumulator(
-                    source.dim, attr.take(cal_idx), config.of(e), std, n, seed=seed,
-                    device=config.device, **shared[e])
-    stream(source, accumulators, config.batch_rows, on_rows, engine=config.engine)
+            if e in missing[name]:
+                continue
+            try:
+                with _naming(where, name, spec(e).label):
+                    accumulators[e][name] = spec(e).accumulator(
+                        source.dim, attr.take(cal_idx), config.of(e), std, n, seed=seed,
+                        device=config.device, **shared[e])
+            except NotEstimable as exc:
+                _skip(missing, name, e, exc)
+    if any(accumulators.values()):
+        stream(source, accumulators, config.batch_rows, on_rows, engine=config.engine)
     results: dict[str, dict[str, Any]] = {e: {} for e in names}
     for e in names:
         for k, a in accumulators[e].items():
-            with _naming(where, k, spec(e).label):
-                results[e][k] = a.result()
+            try:
+                with _naming(where, k, spec(e).label):
+                    results[e][k] = a.result()
+            except NotEstimable as exc:
+                _skip(missing, k, e, exc)
     info = {"method": "winsorised" if std.robust else "mean/std", "clip": std.clip,
             "calibration_rows": std.n_sample, "extreme_values": std.n_extreme,
-            "dead_dims": int(std.dead.sum())}
+            "fenced_values": std.n_fenced, "dead_dims": int(std.dead.sum())}
     return results, info
 
 
 def _subsampled(source: Source, config: AuditConfig, estimator: str, on_epoch: EpochFn | None,
-                notes: dict[str, list[str]]) -> dict[str, Any]:
-    """``estimator`` on a seeded subsample of its config's ``max_rows`` rows, per attribute."""
+                notes: dict[str, list[str]], missing: Missing) -> dict[str, Any]:
+    """``estimator`` on a seeded subsample of its config's ``max_rows`` rows, per attribute
+    (those in ``missing`` from the start are skipped; those it cannot estimate are added)."""
     s, cfg = spec(estimator), config.of(estimator)
     rows = cfg.max_rows if cfg.max_rows is not None else source.n_rows
     idx = source.sample_indices(rows, config.seed)
@@ -127,6 +155,8 @@ def _subsampled(source: Source, config: AuditConfig, estimator: str, on_epoch: E
     run_cfg = replace(cfg, max_rows=None)
     out: dict[str, Any] = {}
     for name, attr in source.attributes.items():
+        if estimator in missing[name]:
+            continue  # the attribute admits no estimate at all (recorded before)
         cb = None
         if on_epoch is not None:
             cb = (lambda nm: (lambda e, m, v: on_epoch(nm, e, m, v)))(name)
@@ -135,7 +165,7 @@ def _subsampled(source: Source, config: AuditConfig, estimator: str, on_epoch: E
                 res = s.function(z, attr.take(idx), run_cfg, seed=config.seed,
                                  device=config.device, progress=cb)
         except NotEstimable as exc:
-            notes[name].append(f"{exc}: no {s.label} for this attribute")
+            _skip(missing, name, estimator, exc)
             continue
         # The subsample was drawn here: report it against the rows available.
         out[name] = replace(res, n_rows=source.n_rows, subsampled=len(idx) < source.n_rows)
@@ -163,11 +193,33 @@ def family_members(results: dict[str, Any]) -> list[FamilyTest]:
     return out
 
 
-def _class_notes(attr: Attribute) -> list[str]:
+def _class_counts(attr: Attribute) -> list[tuple[Any, int]]:
+    """``(class, rows)`` of a class attribute, most rows first (empty for other kinds)."""
     if attr.classes is None:
         return []
     counts = np.bincount(attr.values, minlength=len(attr.classes))
-    rare = [(c, int(k)) for c, k in zip(attr.classes, counts) if k < MIN_CLASS_ROWS]
+    return sorted(((c, int(k)) for c, k in zip(attr.classes, counts)), key=lambda ck: -ck[1])
+
+
+def _unestimable(attr: Attribute) -> str | None:
+    """Why no estimator can measure the class attribute ``attr``, or None.
+
+    Rule: two classes need at least ``MIN_CLASS_ROWS`` rows each. With fewer, what any
+    estimator reads is where a handful of rows sit in Z, not a property of the attribute, and
+    whether its held-out rows hold the handful is chance: none, and the attribute is constant
+    there, so the held-out correlation is undefined -- not 0, as it used to be reported. A
+    rarer class beside two such classes is kept (its rows count; a note says it is too rare to
+    test on its own)."""
+    counts = _class_counts(attr)
+    if not counts or sum(k >= MIN_CLASS_ROWS for _, k in counts) >= 2:
+        return None
+    shown = ", ".join(f"{c!r}: {k:,}" for c, k in counts[:4]) + (", ..." if len(counts) > 4 else "")
+    return (f"fewer than two classes have {MIN_CLASS_ROWS} or more rows (rows per class: "
+            f"{shown})")
+
+
+def _class_notes(attr: Attribute) -> list[str]:
+    rare = [(c, k) for c, k in _class_counts(attr) if k < MIN_CLASS_ROWS]
     return [f"class {c!r} has {k} row{'s' if k != 1 else ''}: too rare to test on its own "
             f"(fewer than {MIN_CLASS_ROWS}); its rows are kept" for c, k in rare]
 
@@ -189,23 +241,54 @@ def run_audit(source: Source, config: AuditConfig = AuditConfig(), policy: Polic
           and config.engine == "local"):
         # The calibration sample would be the whole file: read it once, not twice.
         data = InMemorySource(source.embeddings(), source.attributes, source.path)
-    notes = {k: _class_notes(a) for k, a in data.attributes.items()}
-    per_estimator, std_info = _streamed(data, config, on_rows)
+    missing: Missing = {k: {} for k in data.attributes}
+    notes: dict[str, list[str]] = {k: [] for k in data.attributes}
+    for k, a in data.attributes.items():
+        why = _unestimable(a)
+        if why is None:
+            notes[k] = _class_notes(a)
+        else:  # no estimator runs on it
+            missing[k] = {e: NotEstimated(why) for e in config.estimators}
+    per_estimator, std_info = _streamed(data, config, on_rows, missing)
     for e in config.subsampled:
-        per_estimator[e] = _subsampled(data, config, e, on_epoch, notes)
+        per_estimator[e] = _subsampled(data, config, e, on_epoch, notes, missing)
 
     results = {k: {e: per_estimator.get(e, {}).get(k) for e in REGISTRY}
                for k in data.attributes}
     decisions = policy.decide(results, {k: family_members(r) for k, r in results.items()})
-    audits: dict[str, AttributeAudit] = {}
-    for name, attr in data.attributes.items():
-        d = decisions[name]
-        estimates = {k: v for k, v in results[name].items() if v is not None}
-        audits[name] = AttributeAudit(name, attr.kind, attr.n_classes, estimates, d.verdict,
-                                      d.reasons, d.decided_by, d.tests, tuple(notes[name]))
-    overall = "fail" if any(a.verdict == "fail" for a in audits.values()) else "pass"
-    return AuditResult(audits, overall, source.n_rows, source.dim, config.seed,
+    audits = {name: _attribute_audit(name, attr, results[name], decisions[name], notes[name],
+                                      missing[name])
+              for name, attr in data.attributes.items()}
+    return AuditResult(audits, _overall(audits), source.n_rows, source.dim, config.seed,
                        config.estimators, policy, subsampled, std_info, config.device)
+
+
+def _attribute_audit(name: str, attr: Attribute, results: dict[str, Any], decision: Decision,
+                     notes: list[str], missing: dict[str, NotEstimated]) -> AttributeAudit:
+    """One attribute's audit: the policy's decision on the estimates, and a note per cause
+    that left estimators without an estimate (``SI, linear: not estimable: ...``; ``reasons``
+    stay the reasons of a failure). Those never decide: with no estimate at all the verdict is
+    :data:`NOT_ESTIMABLE`, neither pass nor fail."""
+    estimates = {k: v for k, v in results.items() if v is not None}
+    missing = {e: missing[e] for e in REGISTRY if e in missing}
+    labels: dict[str, list[str]] = {}
+    for e, m in missing.items():
+        labels.setdefault(m.reason, []).append(spec(e).label)
+    notes = [*(not_estimable_line(", ".join(names), why) for why, names in labels.items()),
+             *notes]
+    verdict = decision.verdict if estimates else NOT_ESTIMABLE
+    return AttributeAudit(name, attr.kind, attr.n_classes, estimates, verdict,
+                          decision.reasons, decision.decided_by, decision.tests, tuple(notes),
+                          missing)
+
+
+def _overall(audits: dict[str, AttributeAudit]) -> str:
+    """``fail`` when an attribute fails; :data:`NOT_ESTIMABLE` when no attribute could be
+    estimated (no pass by default); else ``pass``."""
+    verdicts = {a.verdict for a in audits.values()}
+    if "fail" in verdicts:
+        return "fail"
+    return NOT_ESTIMABLE if verdicts == {NOT_ESTIMABLE} else "pass"
 
 
 def audit_arrays(Z, attributes: dict[str, Attribute] | list[Attribute],

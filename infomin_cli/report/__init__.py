@@ -5,22 +5,11 @@
 * :func:`render_audit`, :func:`render_inspect` -- tables on a terminal
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from infomin_cli._lazy import lazy_exports
+# Eager: these modules are light (rich, numpy; no torch), and two names here are also
+# submodules (``render_audit``, ``render_inspect``): binding the functions after the submodules
+# are imported keeps ``from infomin_cli.report import render_audit`` the function.
+from infomin_cli.report.build import build_report, check_report, result_fields
+from infomin_cli.report.render_audit import render_audit
+from infomin_cli.report.render_inspect import render_inspect
 
 __all__ = ["build_report", "check_report", "render_audit", "render_inspect", "result_fields"]
-__getattr__, __dir__ = lazy_exports(__name__, {
-    "build_report": "infomin_cli.report.build:build_report",
-    "check_report": "infomin_cli.report.build:check_report",
-    "result_fields": "infomin_cli.report.build:result_fields",
-    "render_audit": "infomin_cli.report.render_audit:render_audit",
-    "render_inspect": "infomin_cli.report.render_inspect:render_inspect",
-})
-
-if TYPE_CHECKING:
-    from infomin_cli.report.build import build_report, check_report, result_fields
-    from infomin_cli.report.render_audit import render_audit
-    from infomin_cli.report.render_inspect import render_inspect

@@ -8,6 +8,11 @@ Schema (fields other tools may rely on; more may be added):
                   "slices", "order", "permutations", ...},
        "linear": {"value", "ci", ...},
        "rho_star": {"value", "ci", "n_train", "n_test", "device", "epochs", ...}}}}``
+
+An estimator that could not estimate an attribute has the block ``{"value": null,
+"not_estimable": REASON}`` (and a line in ``reasons``); an attribute no estimator could
+estimate has the verdict ``"not_estimable"`` (and so has the report when no attribute could be
+estimated): neither a pass nor a fail.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from infomin_cli._version import __version__
-from infomin_cli.estimators.registry import spec
+from infomin_cli.estimators.registry import REGISTRY, spec
 
 
 def _plain(x: Any) -> Any:
@@ -69,8 +74,11 @@ def build_report(audit: Any, *, input_info: dict[str, Any]) -> dict[str, Any]:
         entry["decided_by"] = list(a.decided_by)
         entry["tests"] = [t.to_json() for t in a.tests]
         entry["notes"] = list(a.notes)
-        for est, result in a.estimates.items():
-            entry[spec(est).block] = result_fields(result)
+        for est in REGISTRY:
+            if est in a.estimates:
+                entry[spec(est).block] = result_fields(a.estimates[est])
+            elif est in a.not_estimable:
+                entry[spec(est).block] = a.not_estimable[est].to_json()
         attrs[name] = entry
     return {
         "infomin_version": __version__,

@@ -6,8 +6,10 @@ one ``<testcase classname="infomin.CHECK" name="ATTRIBUTE">`` per check x attrib
 attribute -- by the audit or by a rise over the baseline -- has one ``<failure>``: its
 ``message`` names the attribute and, per reason, the measured values with their 95% intervals
 and the threshold; its text holds every estimate, null95, adjusted p-value, note and baseline
-comparison. Passing attributes carry the same detail in ``<system-out>``. A check without a
-report (it could not run) is one ``<testcase name="(check)">`` with an ``<error>``.
+comparison. Passing attributes carry the same detail in ``<system-out>``. The suite's own
+``<system-out>`` says what the baseline had that the run lacks, a baseline comparison not tested
+(alpha 0) and the warnings (the baseline audited another input). A check without a report (it
+could not run) is one ``<testcase name="(check)">`` with an ``<error>``.
 
 Values come from the report fields, never from parsing its strings. Any attribute name is safe:
 ElementTree escapes markup, and characters XML 1.0 cannot hold are written as ``\\xNN``.
@@ -20,6 +22,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from infomin_cli.estimators.registry import REGISTRY
+from infomin_cli.pipeline.baseline import not_tested
 
 BOUND_WORDS = {"lower": "lower 95% bound", "upper": "upper 95% bound", "point": "estimate"}
 _INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -222,10 +225,22 @@ def _suite(run: dict, check: str, entry: dict) -> tuple[ET.Element, dict[str, in
             err.text = detail
         else:
             ET.SubElement(case, "system-out").text = detail
-    if baseline and baseline.get("missing"):
-        ET.SubElement(suite, "system-out").text = _x(
-            "in the baseline but not in this run: " + ", ".join(map(str, baseline["missing"])))
+    notes = _suite_notes(entry)
+    if notes:
+        ET.SubElement(suite, "system-out").text = _x("\n".join(notes))
     return suite, counts
+
+
+def _suite_notes(entry: dict) -> list[str]:
+    """What the baseline had that the run lacks, a comparison not tested, the warnings."""
+    baseline = entry.get("baseline") or {}
+    notes = [f"warning: {w}" for w in entry.get("warnings") or []]
+    if baseline.get("missing"):
+        notes.append("in the baseline but not in this run: "
+                     + ", ".join(map(str, baseline["missing"])))
+    if not_tested(baseline):
+        notes.append(f"baseline: {not_tested(baseline)}")
+    return notes
 
 
 def junit_xml(run: dict) -> str:

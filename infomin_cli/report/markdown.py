@@ -4,7 +4,8 @@
 A heading with the overall verdict; per check a table -- attribute | kind | one column per
 estimator run, in the registry's column order (``value [lo–hi] (null95 x)``) | p adj (the smallest adjusted p) | verdict (deciding
 estimators) | vs baseline (when the check was compared with one) -- then bullets: the reasons,
-the notes, the rises over the baseline and what the baseline had that this run lacks. Text
+the notes, the rises over the baseline, what the baseline had that this run lacks, a comparison
+not tested (alpha 0) and the warnings (the baseline audited another input). Text
 from the data (attribute names, reasons, notes) is escaped, so a ``|`` cannot break a table.
 """
 
@@ -14,6 +15,7 @@ import re
 from typing import Any
 
 from infomin_cli.estimators.registry import REGISTRY, columns
+from infomin_cli.pipeline.baseline import not_tested
 
 OK, FAIL, WARN = "✅", "❌", "⚠️"
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|&~#])")
@@ -87,6 +89,8 @@ def _vs_baseline(baseline: dict, name: str) -> str:
     comps = [c for c in baseline.get("comparisons") or [] if c.get("attribute") == name]
     if not comps:
         return "—"
+    if not_tested(baseline):
+        return "not tested"
     rose = [c for c in comps if c.get("rose")]
     if not rose:
         return "no rise"
@@ -147,6 +151,9 @@ def _check(name: str, entry: dict) -> list[str]:
         if baseline.get("missing"):
             bullets.append(f"- {WARN} in the baseline, not in this run: "
                            + ", ".join(md(m) for m in baseline["missing"]))
+        if not_tested(baseline):
+            bullets.append(f"- {WARN} baseline: {md(not_tested(baseline))}")
+    bullets += [f"- {WARN} {md(w)}" for w in entry.get("warnings") or []]
     if bullets:
         out += ["", *bullets]
     out.append("")

@@ -11,6 +11,8 @@ from rich.table import Table
 from infomin_cli.estimators.registry import REGISTRY, columns, spec
 from infomin_cli.pipeline.policy import Policy
 
+NOT_ESTIMABLE = "not estimable"
+
 
 def _num(x: Any, fmt: str = ".3f") -> str:
     return "—" if x is None else format(x, fmt)
@@ -29,6 +31,25 @@ def _p(p: Any) -> str:
     if p is None:
         return "—"
     return f"{p:.3f}" if p >= 0.001 else "<0.001"
+
+
+def _value(block: dict | None) -> str:
+    """``0.412 (.031)``: a block's value and null95; ``not estimable`` where it has none."""
+    if not block:
+        return "—"
+    if "not_estimable" in block:
+        return NOT_ESTIMABLE
+    return f"{_num(block.get('value'))} ({_short(block.get('null_q95'))})"
+
+
+def _verdict(verdict: str, *, final: bool = False) -> str:
+    """A verdict in its colour (``not_estimable`` as ``not estimable``, in yellow); ``final``:
+    the run's, in bold capitals."""
+    colour = {"fail": "red", "pass": "green"}.get(verdict, "yellow")
+    text = verdict.replace("_", " ")
+    if final:
+        return f"[bold {colour}]{text.upper()}[/]"
+    return f"[{'bold ' if verdict == 'fail' else ''}{colour}]{text}[/]"
 
 
 def render_audit(report: dict[str, Any], console: Console | None = None) -> None:
@@ -61,17 +82,14 @@ def render_audit(report: dict[str, Any], console: Console | None = None) -> None
         kind = f"{a['n_classes']} classes" if a["kind"] == "categorical" else a["kind"]
         row = [name, kind]
         for s in shown:
-            r = a.get(s.block)
-            row.append("—" if not r else f"{_num(r.get('value'))} ({_short(r.get('null_q95'))})")
+            row.append(_value(a.get(s.block)))
         for s in with_ci:
             row.append(_ci((a.get(s.block) or {}).get("ci")))
         adj = [t["p_adjusted"] for t in a.get("tests", []) if t.get("p_adjusted") is not None]
         row.append(_p(min(adj)) if adj else "—")
-        verdict = a["verdict"]
-        style = "bold red" if verdict == "fail" else "green"
         by = ",".join(REGISTRY[e].symbol if e in REGISTRY else e
                       for e in a.get("decided_by", []))
-        row.append(f"[{style}]{verdict}[/]" + (f" [dim]({by})[/]" if by else ""))
+        row.append(_verdict(a["verdict"]) + (f" [dim]({by})[/]" if by else ""))
         table.add_row(*row)
     console.print(table)
     for name, a in report["attributes"].items():
@@ -81,15 +99,16 @@ def render_audit(report: dict[str, Any], console: Console | None = None) -> None
             console.print(f"  [yellow]![/] {name}: {note}")
     std = report.get("standardization") or {}
     if std.get("extreme_values"):
+        linear = ("" if std.get("fenced_values") is None else
+                  f" for SI; linear clamps only the {std['fenced_values']:,} isolated outliers "
+                  "beyond their column's fence")
         console.print(f"[yellow]{std['extreme_values']:,} embedding values in the "
                       f"{std['calibration_rows']:,} calibration rows lie beyond ±{std['clip']:g} "
-                      "(winsorised) standard deviations and were clipped[/]")
+                      f"(winsorised) standard deviations and were clipped{linear}[/]")
     rules = Policy.from_json(report["thresholds"]).rules(tuple(est))
     notes = ["value (null95): held-out estimate and the 95th percentile of its permutation "
              "null, the noise floor"]
     notes += [s.summary for s in with_ci]
     console.print("[dim]" + "; ".join(notes) + "[/]")
-    verdict = report["verdict"]
-    colour = "red" if verdict == "fail" else "green"
-    console.print(f"verdict: [bold {colour}]{verdict.upper()}[/]"
+    console.print("verdict: " + _verdict(report["verdict"], final=True)
                   + (f"  ({'; '.join(rules)})" if rules else "  (no thresholds set)"))

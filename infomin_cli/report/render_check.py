@@ -7,12 +7,15 @@ from typing import Any
 
 from rich.console import Console
 
+from infomin_cli.pipeline.baseline import not_tested
 from infomin_cli.report.render_audit import render_audit
 
 
 def render_check(name: str, report: dict[str, Any], rises: list[dict[str, Any]],
-                 console: Console | None = None) -> None:
-    """One check: a header, the audit table, and every estimate that rose significantly."""
+                 console: Console | None = None, *, baseline: dict[str, Any] | None = None
+                 ) -> None:
+    """One check: a header, the audit table, every estimate that rose significantly, and
+    whether the ``baseline`` comparison was not tested (alpha 0)."""
     out = console or Console(highlight=False)
     out.print(f"── check {name} ──", markup=False, soft_wrap=True)
     render_audit(report, console)
@@ -20,6 +23,9 @@ def render_check(name: str, report: dict[str, Any], rises: list[dict[str, Any]],
         out.print(f"  ✗ {comp['attribute']}: {comp['estimator']} rose from {comp['old']:.3f} to "
                   f"{comp['new']:.3f} since the baseline (p={comp['p']:.2g}, adjusted "
                   f"{comp['p_adjusted']:.2g})", markup=False, soft_wrap=True)
+    skipped = not_tested(baseline)
+    if skipped:
+        out.print(f"  baseline: {skipped}", markup=False, soft_wrap=True)
 
 
 def check_summary_line(verdict: str, checks: int, config_path: Any) -> str:

@@ -16,6 +16,22 @@ winsorised moments do not move, and the clip bounds that row's weight in every c
 tiny and would clip much of the real signal.) How many calibration values were clipped is
 reported.
 
+The linear estimator must stay linear, so it does not take the ``±c`` clip (on a zero-inflated
+unit after a linear eraser, the few values beyond ``c`` are real and cancel the bulk's
+covariance with the attribute; clipping them leaks it). It takes the column's *outlier fence*
+instead, fitted on the same sample::
+
+    a_j     = the (FENCE_OUTLIERS + 1)-th largest |z_std[:, j]|   (before the clip)
+    fence_j = max(c, FENCE_FACTOR * a_j)
+
+A value beyond ``fence_j`` lies ``FENCE_FACTOR`` times farther out than all but
+``FENCE_OUTLIERS`` of the column's values: an isolated corrupt cell (1e4 in a column of unit
+scale), not a tail. Clamping it bounds that row's share of the column's variance by
+``fence_j^2 / n``; unclamped, one cell at 1e4 standard deviations holds all of it and the
+held-out correlation reads that one row (0.59 -> 0.00 on 2,000 rows). A populated tail
+(more than ``FENCE_OUTLIERS`` values out there) moves the fence with it, so nothing of it is
+clamped.
+
 A column is *dead* when ``std_j <= dead_tol * max(median_k std_k, |mean_j|)``:
 
 * relative to the median std: ReLU units that never fire, LayerNorm gains near zero. Dividing
@@ -50,6 +66,10 @@ DEFAULT_DEAD_TOL = 1e-5
 EMBEDDING_CLIP = 10.0
 #: Percentile at each end where the robust fit winsorises a column before its moments.
 WINSOR_PCT = 0.5
+#: Extreme values per column (in the calibration sample) the linear outlier fence can set aside.
+FENCE_OUTLIERS = 5
+#: How many times farther out than the column's (FENCE_OUTLIERS + 1)-th largest value the fence is.
+FENCE_FACTOR = 4.0
 CALIBRATION_BUDGET = 1 << 24  # floats kept in Standardizer.calibration (64 MiB of float32)
 
 if TYPE_CHECKING:  # fitting is numpy (``inspect`` uses it); only apply/torch_params need torch
@@ -64,7 +84,9 @@ class Standardizer:
     live columns and 0 for dead ones. With ``robust`` fitting, ``mean`` and ``std`` are the
     winsorised moments (module docstring), so one extreme value cannot squash a column; ``clip``
     then bounds what an extreme value can do to the covariances. ``n_extreme`` counts the
-    calibration values that the clip changed.
+    calibration values that the clip changed. ``fence`` (d,) is each column's outlier fence
+    for the linear estimator (:meth:`apply_fenced`; the clip itself without a robust fit, None
+    without a clip), ``n_fenced`` the calibration values beyond it.
     """
 
     mean: np.ndarray  # (d,) float64: the column centre (winsorised mean when robust)
@@ -77,6 +99,8 @@ class Standardizer:
     clip: float | None = None
     n_extreme: int = 0
     robust: bool = False
+    fence: np.ndarray | None = field(default=None, repr=False)
+    n_fenced: int = 0
 
     @classmethod
     def fit(
@@ -119,18 +143,7 @@ class Standardizer:
             c = np.asarray(x[s : s + step], dtype=np.float64) - mean
             sq += np.einsum("ij,ij->j", c, c)
         std = np.sqrt(sq / n)
-        if robust:
-            # Winsorised moments: each column clipped to its [0.5%, 99.5%] quantiles first, so
-            # a few extreme values (one corrupt cell) move neither the centre nor the scale;
-            # where that leaves no spread (a column that is almost always 0) the plain std stays.
-            cstep = max(1, (1 << 22) // n)
-            for j in range(0, d, cstep):
-                block = np.asarray(x[:, j : j + cstep], dtype=np.float64)
-                qlo, qhi = np.percentile(block, [WINSOR_PCT, 100 - WINSOR_PCT], axis=0)
-                w = np.clip(block, qlo, qhi)
-                wmean, wstd = w.mean(axis=0), w.std(axis=0)
-                mean[j : j + cstep] = wmean
-                std[j : j + cstep] = np.where(wstd > 0, wstd, std[j : j + cstep])
+        reach = _winsorise(x, mean, std) if robust else None
         constant = lo == hi
         if dead_tol > 0:
             ref = np.maximum(np.median(std), np.abs(mean))
@@ -142,18 +155,23 @@ class Standardizer:
             scale = np.where(dead, 0.0, 1.0 / np.maximum(std, floor))
         else:
             scale = np.where(dead, 0.0, 1.0 / np.where(dead, 1.0, std))
-        n_extreme = 0
+        n_extreme = n_fenced = 0
+        fence = None
         if clip is not None:
+            # the outlier fence (module docstring); without a robust fit, the clip
+            fence = np.full(d, float(clip)) if reach is None else np.maximum(
+                clip, FENCE_FACTOR * reach * scale)
             for s in range(0, n, step):
-                c = (np.asarray(x[s : s + step], dtype=np.float64) - mean) * scale
-                n_extreme += int((np.abs(c) > clip).sum())
+                c = np.abs((np.asarray(x[s : s + step], dtype=np.float64) - mean) * scale)
+                n_extreme += int((c > clip).sum())
+                n_fenced += int((c > fence).sum())
         m = min(n, keep_rows if keep_rows is not None else max(256, CALIBRATION_BUDGET // d))
         idx = sample_rows(n, m, seed)
         calib = (np.asarray(x[idx], dtype=np.float64) - mean) * scale
         if clip is not None:
             np.clip(calib, -clip, clip, out=calib)
         return cls(mean, std, scale, dead, n, calib.astype(np.float32), dead_tol, clip,
-                   n_extreme, robust)
+                   n_extreme, robust, fence, n_fenced)
 
     @classmethod
     def fit_embeddings(cls, sample: np.ndarray, *, seed: int = 0) -> Standardizer:
@@ -193,6 +211,28 @@ class Standardizer:
         out = (z - mean) * scale
         return out.clamp(-self.clip, self.clip) if self.clip is not None else out
 
+    def apply_fenced(self, z: torch.Tensor,
+                     params: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+                     ) -> torch.Tensor:
+        """``(z - mean) * scale`` clamped to each column's outlier fence (module docstring),
+        in ``z``'s dtype and device (``params``: ``(*torch_params(...), fence)``); without a
+        fence, not clamped at all."""
+        if params is None:
+            params = self.fenced_params(z.device, z.dtype)
+        mean, scale, fence = params
+        out = (z - mean) * scale
+        return out.clamp(-fence, fence)
+
+    def fenced_params(self, device: torch.device, dtype: torch.dtype | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(mean, scale, fence)`` as tensors for :meth:`apply_fenced` (an infinite fence
+        when none was fitted)."""
+        import torch
+
+        mean, scale = self.torch_params(device, dtype)
+        fence = np.full(self.dim, np.inf) if self.fence is None else self.fence
+        return mean, scale, torch.as_tensor(fence, dtype=mean.dtype, device=device)
+
     def torch_params(
         self, device: torch.device, dtype: torch.dtype | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -205,3 +245,25 @@ class Standardizer:
             torch.as_tensor(self.mean, dtype=dtype, device=device),
             torch.as_tensor(self.scale, dtype=dtype, device=device),
         )
+
+
+def _winsorise(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Winsorised moments, written into ``mean`` and ``std`` (d,): each column clipped to its
+    [0.5%, 99.5%] quantiles first, so a few extreme values (one corrupt cell) move neither the
+    centre nor the scale; where that leaves no spread (a column that is almost always 0) the
+    plain std stays. Returns each column's ``(FENCE_OUTLIERS + 1)``-th largest distance from
+    its winsorised centre (0 when it has no more rows than that), for the outlier fence."""
+    n, d = x.shape
+    k = n - 1 - FENCE_OUTLIERS
+    reach = np.zeros(d)
+    cstep = max(1, (1 << 22) // n)
+    for j in range(0, d, cstep):
+        block = np.asarray(x[:, j : j + cstep], dtype=np.float64)
+        qlo, qhi = np.percentile(block, [WINSOR_PCT, 100 - WINSOR_PCT], axis=0)
+        w = np.clip(block, qlo, qhi)
+        wmean, wstd = w.mean(axis=0), w.std(axis=0)
+        mean[j : j + cstep] = wmean
+        std[j : j + cstep] = np.where(wstd > 0, wstd, std[j : j + cstep])
+        if k >= 0:
+            reach[j : j + cstep] = np.partition(np.abs(block - wmean), k, axis=0)[k]
+    return reach

@@ -66,7 +66,7 @@ def check(
     if update_baseline and baseline is None:
         raise InputError("--update-baseline needs --baseline FILE (where to write it)")
     inputs = tuple(str(x) for c in checks for x in (c.input, c.load.attrs_file) if x)
-    inputs += (str(cfg.path),)
+    inputs += (str(cfg.path),) + ((baseline,) if baseline and not update_baseline else ())
     check_outputs({"--junit-xml": junit_xml, "--markdown": markdown, "--output": output,
                    "--baseline": baseline if update_baseline else None}, inputs)
     old = load_baseline(baseline) if baseline is not None and not (
@@ -74,8 +74,10 @@ def check(
 
     def shown(outcome: CheckOutcome) -> None:
         bars.close()
+        for warning in outcome.warnings:
+            typer.echo(f"warning: {warning}", err=True)
         if fmt == Format.table:
-            render_check(outcome.name, outcome.report, outcome.rises)
+            render_check(outcome.name, outcome.report, outcome.rises, baseline=outcome.baseline)
 
     from infomin_cli.pipeline.check import run_checks  # torch: only once the config is valid
 

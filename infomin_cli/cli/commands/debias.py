@@ -7,6 +7,7 @@ Thin: flags -> :func:`~infomin_cli.debias.run.run_debias` -> save, export, repor
 from __future__ import annotations
 
 import json
+import os
 
 import typer
 
@@ -34,7 +35,8 @@ from infomin_cli.errors import InputError
 @handles_input_errors
 def debias(
     file: FileArg, attr: o.AttrOpt, target: o.TargetOpt = None,
-    projection: o.ProjectionOpt = ..., out: o.OutOpt = None, out_col: o.OutColOpt = None,
+    projection: o.ProjectionOpt = ..., force: o.ForceOpt = False,
+    out: o.OutOpt = None, out_col: o.OutColOpt = None,
     method: o.MethodOpt = o.Method(o.DEFAULT.penalty),
     model: o.ModelOpt = o.Model(o.DEFAULT.model),
     dim: o.DimOpt = None, beta: o.BetaOpt = None,
@@ -55,7 +57,7 @@ def debias(
     from infomin_cli.debias.config import DebiasConfig, parse_betas
     from infomin_cli.debias.projection_file import sidecar_path
     from infomin_cli.io import open_dataset, write_json_atomic
-    from infomin_cli.io.transform import transform_file
+    from infomin_cli.io.transform import check_out_format, transform_file
     from infomin_cli.report.plot import require_matplotlib
     from infomin_cli.stats.device import device_setting
 
@@ -78,13 +80,18 @@ def debias(
     if not 0 <= seed < 2**63:
         raise InputError(f"--seed {seed}: expected 0 <= seed < 2**63")
     inputs = tuple(p for p in (file, attrs) if p)
-    check_outputs({"--projection": projection, "--projection (its sidecar)":
-                   str(sidecar_path(projection)), "--out": out, "--output": output,
-                   "--plot": plot}, inputs)
+    sidecar = sidecar_path(projection)
+    check_outputs({"--projection": projection, "--projection (its sidecar)": str(sidecar),
+                   "--out": out, "--output": output, "--plot": plot}, inputs)
+    if not force and (os.path.lexists(projection) or sidecar.exists()):
+        raise InputError(f"--projection {projection}: a projection is already there (or its "
+                         f"sidecar {sidecar.name}); pass --force to replace it")
     if plot is not None:
         require_matplotlib(f"--plot {plot}")  # fail before the fit, not after
     options = load_options(emb_col, emb_cols, attrs, id_col, attr_kind, strict)
     source = open_dataset(file, names, options)
+    if out is not None:
+        check_out_format(out, source.format)
     z = source.embeddings()
     from infomin_cli.debias.projection import apply_batches  # torch: only once the input is read
     from infomin_cli.debias.run import run_debias
@@ -100,13 +107,13 @@ def debias(
         except ValueError as exc:
             flag = f"--max-leakage {max_leakage}" if max_leakage is not None else "debias"
             raise InputError(f"{file}: {flag}: {exc}") from None
+    report = run.to_json(projection, out=out, plot=plot)  # all that can fail, before writing
     if plot is not None:
         draw_tradeoff(plot, run, inputs)
     run.projection.save(projection, inputs=inputs, input_files=tuple(source.files))
     if out is not None:
         transform_file(file, out, lambda batch: next(apply_batches(run.projection, [batch])),
                        options=options, out_col=out_col, inputs=inputs)
-    report = run.to_json(projection, out=out, plot=plot)
     if output is not None:
         write_json_atomic(output, report, inputs=inputs)
     if fmt == Format.json:
@@ -139,6 +146,9 @@ def apply(
 
     if batch_rows < 1:
         raise InputError(f"--batch-rows {batch_rows}: must be at least 1")
+    inputs = (proj_path, str(sidecar_path(proj_path)), file)
+    local = engine == Engine.local  # a Ray --out is a folder of shards: ray_apply checks it
+    check_outputs({"--out": out} if local else {}, inputs if local else (*inputs, out))
     options = LoadOptions(emb_col=emb_col, emb_cols=emb_cols)
     backend = open_embeddings(file, options)
 
@@ -152,7 +162,6 @@ def apply(
 
     proj = Projection.load(proj_path)
     fits(proj.dim_in)
-    inputs = (proj_path, str(sidecar_path(proj_path)))
     if engine == Engine.ray:
         from infomin_cli.engine.ray_apply import apply as ray_apply
 
