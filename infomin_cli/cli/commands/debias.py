@@ -121,9 +121,10 @@ def debias(
     else:
         render_debias(run, projection, out)
     if run.met is False:
+        at = "with LEACE" if run.beta is None else f"at the largest beta tried ({run.beta:g})"
         typer.echo(f"infomin debias: --max-leakage {max_leakage:g} not met: the judge's rho* "
-                   f"on the held-out rows is {run.leakage(run.after):.3f} at the largest beta "
-                   f"tried ({run.beta:g}); that projection was saved", err=True)
+                   f"on the held-out rows is {run.leakage(run.after):.3f} {at}; that "
+                   "projection was saved", err=True)
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
