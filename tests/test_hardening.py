@@ -175,6 +175,7 @@ def test_a_killed_write_leaves_no_debris_on_the_next_run(data, tmp_path):
     assert out.exists() and not stale.exists() and live.exists() and other.exists()
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @example(beta=None, dim=None, leak=0.125, method="leace", model="linear")  # was exit 3
