@@ -175,3 +175,24 @@ def test_cli_exit_codes_hold_when_rho_is_not_estimable(invoke, tmp_path):
     assert both.exit_code == 1, both.output  # the leaking attribute fails; t neither way
     row = _row(both.stdout, "t")
     assert "not estimable" in row and "0.000" not in row
+
+
+@pytest.mark.parametrize("n", [50, 500, 1300, 5000])
+def test_the_fence_reach_from_the_outer_values_equals_a_full_partition(n):
+    """The fence's reach reads only the values beyond the winsorising quantiles (when each
+    side has enough): the same number as a partition of every distance, on zero-inflated,
+    constant, binary, Cauchy and one-corrupt-cell columns."""
+    from infomin_cli.stats import standardize as S
+
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((n, 8))
+    x[:, 1] = np.where(rng.random(n) < 0.97, 0, rng.lognormal(size=n))
+    x[:, 2] = 0
+    x[:, 3] = rng.integers(0, 2, n)
+    x[:, 4] = rng.standard_cauchy(n)
+    x[5, 5] = 1e20
+    qlo, qhi = np.percentile(x, [S.WINSOR_PCT, 100 - S.WINSOR_PCT], axis=0)
+    centre = np.clip(x, qlo, qhi).mean(0)
+    k = n - 1 - S.FENCE_OUTLIERS
+    full = np.partition(np.abs(x - centre), k, axis=0)[k]
+    assert np.array_equal(S._reach(x, centre, qlo, qhi), full)

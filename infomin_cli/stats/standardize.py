@@ -265,5 +265,22 @@ def _winsorise(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
         mean[j : j + cstep] = wmean
         std[j : j + cstep] = np.where(wstd > 0, wstd, std[j : j + cstep])
         if k >= 0:
-            reach[j : j + cstep] = np.partition(np.abs(block - wmean), k, axis=0)[k]
+            reach[j : j + cstep] = _reach(block, wmean, qlo, qhi)
     return reach
+
+
+def _reach(block: np.ndarray, centre: np.ndarray, qlo: np.ndarray, qhi: np.ndarray
+           ) -> np.ndarray:
+    """Each column's ``(FENCE_OUTLIERS + 1)``-th largest ``|x - centre|``, looking only at the
+    values at or beyond the column's winsorising quantiles when each side holds more than
+    ``FENCE_OUTLIERS`` of them: the centre lies between the quantiles, so every value inside
+    is closer to it than all of those (the same number, at a fraction of a full partition)."""
+    k = FENCE_OUTLIERS
+    out = np.empty(block.shape[1])
+    outer = (block >= qhi) | (block <= qlo)
+    sides = np.minimum((block >= qhi).sum(0), (block <= qlo).sum(0))
+    for j in range(block.shape[1]):
+        col = block[outer[:, j], j] if sides[j] > k else block[:, j]
+        dist = np.abs(col - centre[j])
+        out[j] = np.partition(dist, len(dist) - 1 - k)[len(dist) - 1 - k]
+    return out
