@@ -198,3 +198,15 @@ def test_debias_options_keep_the_exit_code_contract(data, tmp_path, beta, dim, l
     assert r.exit_code in (0, 1, 2), r.output
     if r.exit_code == 2:
         assert not any(work.iterdir())
+
+
+def test_the_debias_measurement_names_the_input_not_memory():
+    """An error of the before/after audit inside debias names the input file (it said
+    ``<memory>``)."""
+    import infomin_cli as im
+    from infomin_cli.debias.run import measure
+
+    z = np.random.default_rng(0).standard_normal((200, 4)).astype(np.float32)
+    bad = im.Attribute.continuous("y", np.r_[np.ones(199), np.nan])
+    with pytest.raises(im.InputError, match=r"^in\.parquet: attribute 'y'"):
+        measure(z, [bad], 0, "cpu", "in.parquet")
