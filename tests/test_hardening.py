@@ -210,3 +210,42 @@ def test_the_debias_measurement_names_the_input_not_memory():
     bad = im.Attribute.continuous("y", np.r_[np.ones(199), np.nan])
     with pytest.raises(im.InputError, match=r"^in\.parquet: attribute 'y'"):
         measure(z, [bad], 0, "cpu", "in.parquet")
+
+
+@pytest.fixture
+def fitted(data, tmp_path):
+    """A projection fitted once on ``data`` (its own folder)."""
+    folder = tmp_path / "fitted"
+    folder.mkdir()
+    proj = folder / "p.safetensors"
+    r = _invoke("debias", data, "--attr", "t", "--projection", proj, "--model", "linear",
+                "--max-steps", "2")
+    assert r.exit_code == 0, r.output
+    return proj
+
+
+@pytest.mark.slow
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.one_of(st.none(), st.integers(-3, 10**7)),
+       name=st.sampled_from(["o.parquet", "o.npy", "o.csv", "o", "O.PARQUET", "o.pq", "sub/o.npy",
+                             ".", "o.npz"]),
+       out_col=st.one_of(st.none(), st.sampled_from(["embedding", "clean", "t", ""])),
+       emb_col=st.one_of(st.none(), st.sampled_from(["embedding", "t", "nope"])))
+def test_apply_options_keep_the_exit_code_contract(data, fitted, tmp_path, batch, name, out_col,
+                                                  emb_col):
+    """Odd apply options: 0 with the rows written, or 2 with one line and nothing written --
+    never 3 (and the input and the projection untouched)."""
+    work = Path(tempfile.mkdtemp(dir=tmp_path))
+    before = data.read_bytes(), fitted.read_bytes()
+    args = ["apply", fitted, data, "--out", work / name]
+    args += [] if batch is None else ["--batch-rows", str(batch)]
+    args += [] if out_col is None else ["--out-col", out_col]
+    args += [] if emb_col is None else ["--emb-col", emb_col]
+    r = _invoke(*args)
+    assert r.exit_code in (0, 2), r.output
+    if r.exit_code == 2:
+        assert len(r.output.strip().splitlines()) == 1 and not any(work.iterdir())
+    else:
+        assert (work / name).exists()
+    assert (data.read_bytes(), fitted.read_bytes()) == before
