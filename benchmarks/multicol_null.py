@@ -25,19 +25,6 @@ sys.path.insert(0, str(HERE.parent))
 import _common as C  # noqa: E402
 
 
-def every_pair(m, x_blocks, y_blocks):
-    """The previous release's block statistic: every pair's norm, then the maximum."""
-    import torch
-
-    s, k = x_blocks
-    t, q = y_blocks
-    lead = m.shape[:-2]
-    m = m.to(torch.float64).reshape(*lead, s, k, t, q).transpose(-3, -2)
-    norms = (torch.linalg.vector_norm(m, dim=(-2, -1)) if k == 1 or q == 1
-             else torch.linalg.matrix_norm(m, ord=2))
-    return norms.flatten(-2).amax(-1)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -52,7 +39,7 @@ def main() -> None:
     import infomin_cli as im
     from infomin_cli.stats import fullsample
 
-    shipped = fullsample._statistic
+    shipped, every_pair = fullsample._statistic, fullsample.every_pair_statistic
     cols = [int(c) for c in args.columns.split(",")]
     rows, out = [], {}
     for c in cols:

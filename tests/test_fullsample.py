@@ -11,18 +11,7 @@ import torch
 import infomin_cli as im
 from infomin_cli.stats import fullsample
 from infomin_cli.stats.fullsample import _statistic, permutation_null
-
-
-def _every_pair(m: torch.Tensor, x_blocks, y_blocks) -> torch.Tensor:
-    """The reference: every block's norm, then the maximum."""
-    s, k = x_blocks
-    t, q = y_blocks
-    lead = m.shape[:-2]
-    m = m.to(torch.float64).reshape(*lead, s, k, t, q).transpose(-3, -2)
-    norms = (torch.linalg.vector_norm(m, dim=(-2, -1)) if k == 1 or q == 1
-             else torch.linalg.matrix_norm(m, ord=2))
-    return norms.flatten(-2).amax(-1)
-
+from infomin_cli.stats.fullsample import every_pair_statistic as _every_pair
 
 SHAPES = [((100, 3), (100, 3)), ((100, 3), (1, 3)), ((100, 3), (1, 1)), ((1, 16), (1, 4)),
           ((50, 2), (3, 5)), ((7, 4), (1, 30)), ((1, 1), (1, 1)), ((3, 3), (4, 2))]

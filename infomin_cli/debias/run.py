@@ -23,7 +23,7 @@ from infomin_cli.debias.projection import Projection
 from infomin_cli.debias.sweep import BETA_GRID, BetaTrial, sweep_beta
 from infomin_cli.io.source import InMemorySource
 from infomin_cli.io.writers import PathLike
-from infomin_cli.pipeline.audit import run_audit
+from infomin_cli.pipeline.audit import MIN_CLASS_ROWS, run_audit
 from infomin_cli.pipeline.config import audit_settings
 from infomin_cli.stats.device import resolve_device
 
@@ -37,15 +37,13 @@ WITH_P_VALUE: tuple[str, ...] = ("sliced",)
 
 #: rho* of an attribute above this on the held-out rows after a fit: suggest more penalty.
 LEAK_NOTE_ABOVE = 0.2
-#: Rows every class of a discrete attribute or target needs: it must reach both the training
-#: and the held-out rows, and a remover cannot learn what it has a handful of examples of.
-MIN_CLASS_ROWS = 5
 
 
 def check_request(z: np.ndarray, attributes: Sequence[Attribute],
                   targets: Sequence[Attribute], config: DebiasConfig, method: str) -> None:
     """Refuse, before any fit, what the fit cannot do: ``ValueError`` naming the setting or
-    the column."""
+    the column. Every class needs the audit's ``MIN_CLASS_ROWS``: it must reach both the
+    training and the held-out rows, and a remover cannot learn what it has a handful of."""
     if z.ndim != 2 or len(z) == 0:
         raise ValueError(f"embeddings must be a non-empty 2-D array, got shape {z.shape}")
     if config.dim is not None and config.dim > z.shape[1]:

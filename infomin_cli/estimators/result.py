@@ -37,8 +37,7 @@ class Estimate:
 
 
 def not_estimable_line(labels: str, reason: str) -> str:
-    """The verdict reason that says estimators could not estimate: ``LABELS: not estimable:
-    REASON``."""
+    """The note that says estimators could not estimate: ``LABELS: not estimable: REASON``."""
     return f"{labels}: not estimable: {reason}"
 
 

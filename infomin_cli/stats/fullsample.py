@@ -71,6 +71,20 @@ def permutation_indices(n: int, permutations: int, seed: int, device: torch.devi
         yield torch.stack([torch.randperm(n, generator=g, device=device) for _ in range(b)])
 
 
+def every_pair_statistic(m: torch.Tensor, x_blocks: tuple[int, int],
+                         y_blocks: tuple[int, int]) -> torch.Tensor:
+    """The block statistic by its definition: every pair's spectral norm, then the maximum
+    (float64). :func:`_statistic` computes the same bits with most norms skipped; this one is
+    the reference its tests and ``benchmarks/multicol_null.py`` compare against."""
+    s, k = x_blocks
+    t, q = y_blocks
+    lead = m.shape[:-2]
+    m = m.to(torch.float64).reshape(*lead, s, k, t, q).transpose(-3, -2)
+    norms = (torch.linalg.vector_norm(m, dim=(-2, -1)) if k == 1 or q == 1
+             else torch.linalg.matrix_norm(m, ord=2))
+    return norms.flatten(-2).amax(-1)
+
+
 def _statistic(m: torch.Tensor, x_blocks: tuple[int, int], y_blocks: tuple[int, int]) -> torch.Tensor:
     """``m`` (..., P, Q) cross-products / n -> the largest block spectral norm (...), in
     float64.
