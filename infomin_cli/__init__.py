@@ -9,6 +9,13 @@ The library is usable without the command line (``import infomin`` is the same p
     im.audit_arrays(Z, [sex]).verdict
     proj, history = im.debias(Z, [sex], [income], im.DebiasConfig(), seed=0)
 
+Plain arrays, lists, tensors, pandas Series / DataFrames and dicts of them work too (kinds are
+inferred as the command line infers them: :mod:`infomin_cli.inputs`), results have
+``to_dict()`` / ``to_frame()``, and :class:`Debiaser` is the fit / transform form::
+
+    im.audit_arrays(df_embeddings, {"sex": labels, "age": ages}).to_frame()
+    clean = im.Debiaser(beta=1.0, seed=0).fit(Z, labels, target=income).transform(Z)
+
 ``__all__`` holds what a user calls; everything else stays in its module. Layers (data flows
 one way): :mod:`~infomin_cli.io` -> :mod:`~infomin_cli.stats` -> :mod:`~infomin_cli.estimators`
 -> :mod:`~infomin_cli.engine` -> :mod:`~infomin_cli.pipeline` -> :mod:`~infomin_cli.debias`
@@ -30,6 +37,7 @@ from infomin_cli._version import __version__
 _EXPORTS: dict[str, str] = {
     "Attribute": "infomin_cli.attributes:Attribute",
     "DebiasConfig": "infomin_cli.debias.config:DebiasConfig",
+    "Debiaser": "infomin_cli.debias.debiaser:Debiaser",
     "FitHistory": "infomin_cli.debias.fit:FitHistory",
     "debias": "infomin_cli.debias.fit:debias",
     "Projection": "infomin_cli.debias.projection:Projection",
@@ -80,6 +88,7 @@ __all__ = [
     "CheckRun",
     "DebiasConfig",
     "DebiasRun",
+    "Debiaser",
     "Estimate",
     "FitHistory",
     "InMemorySource",
@@ -126,6 +135,7 @@ del globals()["debias"]
 if TYPE_CHECKING:  # what static tools see: the same names, imported eagerly
     from infomin_cli.attributes import Attribute
     from infomin_cli.debias.config import DebiasConfig
+    from infomin_cli.debias.debiaser import Debiaser
     from infomin_cli.debias.fit import FitHistory, debias
     from infomin_cli.debias.projection import Projection
     from infomin_cli.debias.run import DebiasRun, run_debias

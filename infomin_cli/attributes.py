@@ -8,6 +8,9 @@ embedding rows. Its ``kind`` decides how estimators treat it:
   :meth:`Attribute.design` (the one-hot matrix) exactly instead of slicing it.
 * ``continuous``: ``values`` float64, shape ``(n,)``.
 * ``multidim``: ``values`` float64, shape ``(n, k)`` with ``k >= 2`` (sliced on the T side).
+
+The library's entry points also take plain arrays, Series, DataFrames and dicts of them:
+:mod:`infomin_cli.inputs` builds the attributes, inferring kinds as the command line does.
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ def test_stats_core_does_not_import_estimators():
 
 # Layers in import order: a module imports its own layer and earlier ones only. io and stats
 # share the foundation (the sources draw their rows through stats.sampling).
-LAYERS = {"_version": 0, "errors": 0, "attributes": 0, "io": 1, "stats": 1, "estimators": 2,
+LAYERS = {"_version": 0, "errors": 0, "attributes": 0, "records": 0, "io": 1, "inputs": 1, "stats": 1, "estimators": 2,
           "pipeline": 3, "engine": 3, "debias": 3, "report": 4, "cli": 5}
 
 

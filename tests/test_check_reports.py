@@ -1,13 +1,16 @@
 """``infomin check`` outputs: JUnit XML, the Markdown summary, and the baseline comparison.
 
-Pure functions over plain dicts: synthetic runs built from the golden audit report."""
+Mostly pure functions over plain dicts: synthetic runs built from the golden audit report; at
+the end, what a real run records (durations, start times, the engine, paths as shown)."""
 
 from __future__ import annotations
 
 import copy
 import json
 import math
+import re
 import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta
 from pathlib import Path
 from statistics import NormalDist
 
@@ -304,3 +307,212 @@ def test_junit_message_when_reasons_do_not_line_up(run):
                 and c.get("name") == "sex")
     assert case.find("failure").get("message") == (
         f"sex: some future rule; {THRESHOLD_REASON} (rho* = 0.610 [0.584, 0.637], null95 0.041)")
+
+
+# ---------------------------------------------------------------- JUnit schema and times
+
+#: Jenkins' junit-10.xsd (xunit-plugin): element -> (attributes allowed, required, children)
+JUNIT_10 = {
+    "testsuites": ({"name", "time", "tests", "failures", "errors"}, set(), {"testsuite"}),
+    "testsuite": ({"name", "tests", "failures", "errors", "group", "time", "skipped",
+                   "timestamp", "hostname", "id", "package", "file", "log", "url"},
+                  {"name", "tests", "failures", "errors"},
+                  {"testsuite", "properties", "testcase", "system-out", "system-err"}),
+    "properties": (set(), set(), {"property"}),
+    "property": ({"name", "value"}, {"name", "value"}, set()),
+    "testcase": ({"name", "time", "classname", "group"}, {"name"},
+                 {"skipped", "error", "failure", "rerunFailure", "rerunError", "flakyFailure",
+                  "flakyError", "system-out", "system-err"}),
+    **{k: ({"type", "message"}, set(), set()) for k in ("failure", "error", "skipped")},
+    "system-out": (set(), set(), set()),
+    "system-err": (set(), set(), set()),
+}
+#: the schema's SUREFIRE_TIME, the type of ``time`` on <testsuite> and <testsuites>
+SUREFIRE_TIME = re.compile(r"(([0-9]{0,3},)*[0-9]{3}|[0-9]{0,3})*(\.[0-9]*)?")
+
+
+def junit_10_problems(root: ET.Element) -> list[str]:
+    """Where ``root`` breaks junit-10.xsd (no validator is installed: its rules, by hand)."""
+    out = [] if root.tag == "testsuites" else [f"root is <{root.tag}>"]
+    for el in root.iter():
+        if el.tag not in JUNIT_10:
+            out.append(f"unknown element <{el.tag}>")
+            continue
+        allowed, required, children = JUNIT_10[el.tag]
+        out += [f"<{el.tag}> {a}=" for a in set(el.attrib) - allowed]
+        out += [f"<{el.tag}> lacks {a}" for a in required - set(el.attrib)]
+        out += [f"<{c.tag}> in <{el.tag}>" for c in el if c.tag not in children]
+        time = el.get("time") if el.tag in ("testsuite", "testsuites") else None
+        if time is not None and not SUREFIRE_TIME.fullmatch(time):
+            out.append(f"<{el.tag}> time={time!r}")
+    return out
+
+
+START = "2025-03-04T05:06:07+00:00"
+
+
+@pytest.fixture
+def timed_run(run) -> dict:
+    """The run with the start times and durations ``infomin check`` records."""
+    run.update(started_at=START, duration_s=12.5)
+    run["checks"]["golden"].update(started_at=START, duration_s=9.0)
+    run["checks"]["limits"].update(started_at="2025-03-04T05:06:16+00:00", duration_s=3.25)
+    return run
+
+
+def test_junit_is_valid_against_the_junit_10_schema(timed_run):
+    assert junit_10_problems(ET.fromstring(junit_xml(timed_run))) == []
+    timed_run["checks"]["limits"]["report"]["attributes"]["ctl\x1bchar\x00"] = _attr("pass")
+    timed_run["checks"]['chk<&">'] = {"verdict": "error", "input": "x", "error": "no <x>",
+                                      "started_at": START, "duration_s": 0.01}
+    assert junit_10_problems(ET.fromstring(junit_xml(timed_run))) == []
+    bad = ET.fromstring(junit_xml(timed_run))
+    bad.set("skipped", "0")
+    bad.find("testsuite").set("time", "1e-05")
+    assert len(junit_10_problems(bad)) == 2  # the check can fail
+
+
+def test_junit_times_and_timestamps(timed_run):
+    root = ET.fromstring(junit_xml(timed_run))
+    assert float(root.get("time")) == 12.5
+    suites = root.findall("testsuite")
+    for suite, check in zip(suites, ("golden", "limits")):
+        entry = timed_run["checks"][check]
+        assert suite.get("timestamp") == entry["started_at"]
+        when = datetime.fromisoformat(suite.get("timestamp"))
+        assert when.utcoffset() == timedelta(0)
+        cases = [float(c.get("time")) for c in suite.findall("testcase")]
+        # an equal share each: the attributes of a check are audited in one pass
+        assert cases == pytest.approx([entry["duration_s"] / len(cases)] * len(cases), abs=1e-3)
+        assert float(suite.get("time")) == entry["duration_s"] >= max(cases)
+        assert sum(cases) == pytest.approx(float(suite.get("time")), abs=1e-3 * len(cases))
+    assert float(root.get("time")) >= sum(float(s.get("time")) for s in suites)
+
+
+def test_junit_without_recorded_times_makes_none_up(run):
+    root = ET.fromstring(junit_xml(run))
+    assert not [el for el in root.iter() if "time" in el.attrib or "timestamp" in el.attrib]
+
+
+def test_markdown_shows_the_run_time_and_a_ray_engine(timed_run):
+    timed_run["checks"]["limits"]["report"]["engine"] = "ray"
+    text = markdown_summary(timed_run)
+    assert "· 12.5 s" in text.splitlines()[2]
+    limits = text.split("### ")[2].splitlines()[2]
+    assert "ray engine" in limits and "engine" not in text.split("### ")[1]  # local: not said
+
+
+# ---------------------------------------------------------------- a real run
+
+
+def _config(tmp_path: Path) -> tuple[Path, Path]:
+    """A config in tmp/ci naming, by absolute path, an embedding file in tmp/data with one
+    leaking and one independent attribute; two checks."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from conftest import list_array
+
+    rng = np.random.default_rng(3)
+    n = 1200
+    z = rng.standard_normal((n, 4)).astype(np.float32)
+    leak = (z[:, 0] + 0.5 * rng.standard_normal(n) > 0).astype(int)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "ci").mkdir()
+    emb = tmp_path / "data" / "e.parquet"
+    pq.write_table(pa.table({"embedding": list_array(z), "leak": leak,
+                             "noise": rng.integers(0, 3, n)}), emb)
+    cfg = tmp_path / "ci" / "infomin.toml"
+    cfg.write_text('estimators = ["sliced", "linear"]\n'
+                   f'[[checks]]\nname = "one"\ninput = "{emb.as_posix()}"\n'
+                   'attributes = ["noise"]\n'
+                   f'[[checks]]\nname = "two"\ninput = "{emb.as_posix()}"\n'
+                   'attributes = ["leak", "noise"]\n')
+    return cfg, emb
+
+
+def test_a_real_run_records_durations_engine_and_relative_paths(invoke, tmp_path,
+                                                                 monkeypatch):
+    """``infomin check`` run in tmp with absolute paths: the JSON, JUnit and Markdown show
+    the paths relative to the working directory, real durations and the engine."""
+    cfg, emb = _config(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    junit, md, js, step = (out / "j.xml", out / "s.md", out / "r.json", out / "step.md")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
+    r = invoke("check", "--config", cfg, "--junit-xml", junit, "--markdown", md,
+               "--output", js)
+    assert r.exit_code == 1, r.output
+    prefix = str(tmp_path)
+    assert Path.cwd().resolve() == tmp_path.resolve()
+    for text in (md.read_text(), step.read_text()):
+        assert prefix not in text and "`data/e.parquet`" in text and "`ci/infomin.toml`" in text
+
+    run = json.loads(js.read_text())
+    assert run["config"] == "ci/infomin.toml"
+    checks = run["checks"]
+    for entry in checks.values():
+        assert entry["input"] == "data/e.parquet"
+        assert entry["report"]["input"]["path"] == "data/e.parquet"
+        assert entry["report"]["engine"] == "local"
+        assert entry["duration_s"] > 0
+        assert run["started_at"] <= entry["started_at"]  # ISO 8601 UTC: ordered as text
+        assert datetime.fromisoformat(entry["started_at"]).utcoffset() == timedelta(0)
+    assert run["duration_s"] >= sum(e["duration_s"] for e in checks.values())
+
+    root = ET.fromstring(junit.read_text())
+    assert junit_10_problems(root) == []
+    assert float(root.get("time")) > 0
+    for suite in root.findall("testsuite"):
+        props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+        assert props["input"] == "data/e.parquet" and props["config"] == "ci/infomin.toml"
+        assert props["engine"] == "local"
+        entry = checks[suite.get("name").removeprefix("infomin.")]
+        assert suite.get("timestamp") == entry["started_at"]
+        cases = [float(c.get("time")) for c in suite.findall("testcase")]
+        assert len(cases) == len(entry["report"]["attributes"]) and min(cases) > 0
+        assert float(suite.get("time")) >= max(cases)
+        assert sum(cases) == pytest.approx(float(suite.get("time")), abs=1e-3 * len(cases))
+    assert prefix not in junit.read_text()
+
+
+def test_paths_outside_the_working_directory_are_shown_as_given(invoke, tmp_path):
+    from infomin_cli.pipeline.shown_path import shown_path
+
+    assert shown_path(tmp_path / "a" / "b.npy", cwd=tmp_path) == "a/b.npy"
+    assert shown_path(tmp_path, cwd=tmp_path) == "."
+    assert shown_path(str(tmp_path / "x.parquet"), cwd=tmp_path / "a") == str(tmp_path / "x.parquet")
+    assert shown_path("../x.parquet", cwd=tmp_path) == "../x.parquet"  # relative: as given
+    assert shown_path(f"file://{tmp_path}/a/b.npy", cwd=tmp_path) == "a/b.npy"
+    assert shown_path("s3://bucket/emb/?region=eu-west-1", cwd=tmp_path) == "s3://bucket/emb/"
+    assert shown_path(None) is None
+
+
+def test_the_report_records_where_the_streaming_pass_ran(tmp_path, monkeypatch):
+    """``engine``: ``ray`` when the pass ran on Ray (here: Ray's entry point replaced by the
+    local pass, so that no cluster starts); ``local`` for an in-memory source, which always
+    streams here, whatever was asked."""
+    from dataclasses import replace
+
+    from infomin_cli.engine import ray_audit
+    from infomin_cli.engine.local import local_pass
+    from infomin_cli.io import open_dataset
+    from infomin_cli.pipeline.audit import run_audit
+    from infomin_cli.pipeline.config import audit_settings
+    from infomin_cli.report.build import build_report
+
+    _, emb = _config(tmp_path)
+    src = open_dataset(emb, ["leak"])
+    cfg, pol = audit_settings({"estimators": "sliced,linear", "permutations": 100, "alpha": 0},
+                              attributes=1)
+    ran = []
+    monkeypatch.setattr(ray_audit, "accumulate",
+                        lambda *a, **k: ran.append(1) or local_pass(*a, **k))
+    on_ray = run_audit(src, replace(cfg, engine="ray"), pol)
+    assert ran and on_ray.engine == "ray"
+    assert build_report(on_ray, input_info={})["engine"] == "ray"
+    here = run_audit(src, cfg, pol)
+    assert here.engine == "local" and build_report(here, input_info={})["engine"] == "local"
+    ran.clear()
+    small = run_audit(src, replace(cfg, engine="ray", max_rows=600), pol)  # in memory
+    assert not ran and small.engine == "local"

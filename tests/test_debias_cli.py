@@ -214,7 +214,7 @@ def test_tradeoff_plot_needs_matplotlib(monkeypatch, tmp_path):
         return real(name, *a, **k)
 
     monkeypatch.setattr(builtins, "__import__", no_mpl)
-    with pytest.raises(InputError, match=r"infomin\[plot\]"):
+    with pytest.raises(InputError, match=r"pip install '\.\[plot\]'"):
         tradeoff_plot(tmp_path / "p.png", [TradeoffPoint("s", "", 0.1, 0.9)], xlabel="x",
                       ylabel="y")
     assert not (tmp_path / "p.png").exists()

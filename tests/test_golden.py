@@ -77,6 +77,20 @@ def test_audit_json_matches_golden(name, monkeypatch):
     assert not problems, "\n".join(problems[:40])
 
 
+def test_absolute_paths_under_the_working_directory_give_the_same_report(monkeypatch):
+    """The input given by absolute paths is shown relative to the working directory: the
+    report is the golden one, with no path of the machine it ran on."""
+    monkeypatch.chdir(ROOT)
+    name = "adult_npy_csv"
+    args = [str(ROOT / a) if a.startswith("sample_data/") else a for a in CASES[name]]
+    assert args != CASES[name]
+    code, report = _run(args)
+    golden = json.loads((GOLDEN / f"{name}.json").read_text())
+    assert code == golden["exit_code"]
+    problems = _diff(golden["report"], report)
+    assert not problems, "\n".join(problems[:40])
+
+
 if __name__ == "__main__" and "--regenerate" in sys.argv:
     import os
 

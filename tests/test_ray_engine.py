@@ -8,7 +8,7 @@
 * object storage (a local S3 server, moto) for the local and the ray engine;
 * a bad URI, an unreachable cluster, a missing Ray: one line, exit 2.
 
-Ray is an optional extra (``pip install 'infomin[ray]'``); CI installs it (README's test
+Ray is an optional extra (``pip install '.[ray]'``); CI installs it (README's test
 command). These tests skip only outside CI when Ray is not importable.
 """
 
@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover - CI installs the extra
     ray = None
     if os.environ.get("CI"):
         raise
-    pytest.skip("ray is not installed (pip install 'infomin[ray]'); CI always runs these",
+    pytest.skip("ray is not installed (pip install '.[ray]'); CI always runs these",
                 allow_module_level=True)
 
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing-key-id", "AWS_SECRET_ACCESS_KEY": "testing-secret-value",
@@ -120,6 +120,7 @@ AUDIT_ARGS = ("--attr", "sex", "--attr", "race", "--attr", "age", "--rho-max-row
 def test_cli_audit_ray_equals_local_on_shards(ray_session, invoke):
     local = _audit_json(invoke, SHARDS, *AUDIT_ARGS)
     remote = _audit_json(invoke, SHARDS, *AUDIT_ARGS, "--engine", "ray")
+    assert (local.pop("engine"), remote.pop("engine")) == ("local", "ray")  # where it ran
     _close(local, remote)
     assert local["attributes"]  # a real report, not an empty one
 
@@ -259,6 +260,8 @@ def test_object_storage_local_and_ray_engines(ray_session, invoke, aws_env, tmp_
     s3_local = _audit_json(invoke, "s3://lake/adult", *args)
     s3_glob = _audit_json(invoke, "s3://lake/adult/part-*.parquet", *args)
     s3_ray = _audit_json(invoke, "s3://lake/adult/", *args, "--engine", "ray")
+    assert s3_ray.pop("engine") == "ray" and s3_local["engine"] == "local"
+    s3_ray["engine"] = "local"  # where it ran: the one difference
     for other in (s3_local, s3_glob, s3_ray):
         _close(_strip_input(local_file), _strip_input(other))
     # apply: read from and write to the bucket, both engines
@@ -306,7 +309,7 @@ def test_missing_ray_is_one_clear_error(monkeypatch):
     from infomin_cli.engine import ray_common
 
     monkeypatch.setitem(sys.modules, "ray", None)
-    with pytest.raises(InputError, match=r"pip install 'infomin\[ray\]'"):
+    with pytest.raises(InputError, match=r"pip install '\.\[ray\]'"):
         ray_common.require_ray()
 
 

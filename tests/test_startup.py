@@ -6,6 +6,7 @@ order, and records which heavy modules were loaded after it."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -76,6 +77,30 @@ def test_help_version_inspect_and_errors_do_not_import_torch(tmp_path):
     loaded = {" ".join(args): heavy for args, _, heavy in results if heavy}
     assert loaded == {}, f"heavy modules imported by: {loaded}"
     assert not (tmp_path / "p.safetensors").exists()
+
+
+def test_shell_completion_answers_without_importing_torch():
+    """A completion request (what bash runs at every TAB) offers the command and loads
+    nothing heavy."""
+    code = textwrap.dedent(f"""
+        import contextlib, io, json, sys
+        from infomin_cli.cli import main
+
+        buf, code = io.StringIO(), None
+        with contextlib.redirect_stdout(buf):
+            try:
+                main([])
+            except SystemExit as exc:
+                code = exc.code
+        print(json.dumps([code, buf.getvalue(), [m for m in {HEAVY!r} if m in sys.modules]]))
+    """)
+    env = {**os.environ, "_INFOMIN_COMPLETE": "complete_bash", "COMP_WORDS": "infomin au",
+           "COMP_CWORD": "1"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    code, offered, heavy = json.loads(proc.stdout)
+    assert code == 0 and offered.split() == ["audit"] and heavy == []
 
 
 @pytest.mark.parametrize("package", ["infomin_cli", "infomin"])

@@ -3,6 +3,11 @@
 :func:`main` is the console script. It keeps the exit-code contract even when something
 escapes the commands' own error handler (a command module that fails to import, Typer
 failing to build the command line): that is an internal error, exit code 3, never 1.
+
+Shell completion is Typer's (``--install-completion``, ``--show-completion``); a completion
+request imports the commands' options only, never torch. Help prints a metavar for every
+value (never Typer's ``<int>``/``<bool>`` type placeholders, no placeholder for a flag) and,
+under ``NO_COLOR``, no ANSI styling at all (so do Typer's usage errors).
 """
 
 from __future__ import annotations
@@ -11,16 +16,73 @@ import sys
 import traceback
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from infomin_cli._version import __version__
 from infomin_cli.cli.exit_codes import EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED, internal_error_line
 from infomin_cli.cli.state import STATE
 
+_TYPE_NAMES = {"int": "INTEGER", "float": "NUMBER", "str": "TEXT"}
+
+
+def _help_metavars(params: list) -> list:
+    """Typer's help (recent releases) shows a value's type as ``<int>``, and ``<bool>`` even
+    for a flag: a flag gets no placeholder, an option without a metavar its type in capitals
+    (``INTEGER``, ``[table|json]``), an argument its name only. Older Typer releases, without
+    these placeholders (no ``type_descriptor``), are left as they are."""
+    for param in params:
+        desc = getattr(param, "type_descriptor", None)
+        if desc is None:
+            continue
+        if isinstance(param, TyperArgument):
+            param.__class__ = _Argument
+        elif param.metavar is None:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+            elif desc.is_choice:
+                choices = desc.choices or ()
+                param.metavar = "[" + "|".join(getattr(c, "value", str(c)) for c in choices) + "]"
+            else:
+                param.metavar = _TYPE_NAMES.get(param.bare_type(), "VALUE")
+    return params
+
+
+def _plain_help_if_no_color() -> None:
+    """``NO_COLOR`` (non-empty): Typer's help and usage errors without any ANSI styling (its
+    ``COLOR_SYSTEM`` set to ``None``; rich's ``no_color`` would keep bold)."""
+    from infomin_cli.report.terminal import no_color
+
+    if no_color() or "typer.rich_utils" in sys.modules:
+        import typer.rich_utils
+
+        typer.rich_utils.COLOR_SYSTEM = None if no_color() else "auto"
+
+
+class _Argument(TyperArgument):
+    def display_type_rich(self, ctx) -> None:
+        return None
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx) -> list:
+        return _help_metavars(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx) -> list:
+        return _help_metavars(super().get_params(ctx))
+
+    def main(self, *args, **kwargs):
+        _plain_help_if_no_color()
+        return super().main(*args, **kwargs)
+
+
 app = typer.Typer(
     name="infomin",
+    cls=_Group,
     help="Audit embeddings for information about an attribute, and remove it.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
@@ -45,11 +107,11 @@ def _root(
 def _register(typer_app: typer.Typer) -> None:
     from infomin_cli.cli.commands import audit, check, debias, inspect
 
-    typer_app.command("inspect")(inspect.inspect)
-    typer_app.command("audit")(audit.audit)
-    typer_app.command("check")(check.check)
-    typer_app.command("debias")(debias.debias)
-    typer_app.command("apply")(debias.apply)
+    typer_app.command("inspect", cls=_Command)(inspect.inspect)
+    typer_app.command("audit", cls=_Command)(audit.audit)
+    typer_app.command("check", cls=_Command)(check.check)
+    typer_app.command("debias", cls=_Command)(debias.debias)
+    typer_app.command("apply", cls=_Command)(debias.apply)
 
 
 # A command module that fails to import (a broken install, a bug) is reported by main() as an
@@ -68,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if registration_error is not None:
             raise registration_error
-        app(args=args, standalone_mode=True)
+        app(args=args, prog_name="infomin", standalone_mode=True)
     except SystemExit:
         raise
     except KeyboardInterrupt:

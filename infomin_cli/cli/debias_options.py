@@ -9,7 +9,10 @@ from typing import Annotated
 
 import typer
 
-from infomin_cli.cli.options import FormatOpt  # noqa: F401  (debias and apply take --format)
+from infomin_cli.cli.options import (
+    FormatOpt,  # noqa: F401  (debias and apply take --format)
+    install_hint,
+)
 from infomin_cli.debias.config import BETA_NO_TARGET, BETA_TARGET, DebiasConfig
 from infomin_cli.debias.penalties import PENALTIES
 
@@ -43,7 +46,7 @@ MethodOpt = Annotated[Method, typer.Option(
     "--method", help="slice: slice infomin learning; adversarial: the same fit against a "
     "neural Renyi adversary retrained --l2-steps per step (the paper's baseline); pearson: "
     "the mean |Pearson correlation| of the output and the attribute (linear only); leace: "
-    "the LEACE linear eraser (concept-erasure; pip install 'infomin[leace]').")]
+    f"the LEACE linear eraser (concept-erasure; {install_hint('leace')}).")]
 ModelOpt = Annotated[Model, typer.Option("--model", help="The projection's form.")]
 DimOpt = Annotated[int | None, typer.Option(
     "--dim", help="Output dimension (default: what the target heads read, 1 per binary "
@@ -62,16 +65,22 @@ MaxLeakageOpt = Annotated[float | None, typer.Option(
     "RHO for every attribute on the held-out rows; exit 1 when none does.")]
 PlotOpt = Annotated[str | None, typer.Option(
     "--plot", metavar="PNG", help="Draw leakage (rho* of the attributes) against utility "
-    "(rho* of the targets) for every beta fitted (pip install 'infomin[plot]').")]
+    f"(rho* of the targets) for every beta fitted ({install_hint('plot')}).")]
 MaxStepsOpt = Annotated[int, typer.Option(
     "--max-steps", help="Gradient steps at most (each on up to 4,096 rows; early stopping "
     "usually ends sooner).")]
-SeedOpt = Annotated[int, typer.Option("--seed")]
+SeedOpt = Annotated[int, typer.Option(
+    "--seed", help="Seed for the split into fitting and held-out rows, the initial weights, the "
+    "batches and the held-out audit.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
 ReportOpt = Annotated[str | None, typer.Option(
     "--output", "-o", metavar="FILE", help="Also write the JSON report here.")]
 ProjectionArg = Annotated[str, typer.Argument(metavar="PROJECTION", help="A saved projection.")]
 ApplyOutOpt = Annotated[str, typer.Option("--out", metavar="FILE", help="Where to write (.npy, or "
                                           "Parquet keeping every other column).")]
-ApplyOutColOpt = Annotated[str | None, typer.Option("--out-col", metavar="NAME")]
-BatchRowsOpt = Annotated[int, typer.Option("--batch-rows")]
+ApplyOutColOpt = Annotated[str | None, typer.Option(
+    "--out-col", metavar="NAME", help="Parquet: write the cleaned embedding to this new column "
+    "beside the original (default: replace the embedding column).")]
+BatchRowsOpt = Annotated[int, typer.Option(
+    "--batch-rows", metavar="N", help="Rows read, projected and written at a time (memory "
+    "stays bounded by this, whatever the file's size).")]

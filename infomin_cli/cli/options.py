@@ -37,14 +37,17 @@ FileArg = Annotated[
     str,
     typer.Argument(
         metavar="FILE",
-        help="Embeddings: a Parquet file, a directory or glob of Parquet shards, or .npy/.npz.",
+        help="Embeddings: Parquet (file, directory/glob of shards, s3://...), CSV/TSV, JSON "
+             "Lines, Arrow IPC/Feather, a Hugging Face save_to_disk directory, .npy/.npz, "
+             ".safetensors, .pt, or - for stdin.",
         show_default=False,
     ),
 ]
 EmbColOpt = Annotated[
     str | None,
     typer.Option("--emb-col", metavar="COLUMN",
-                 help="The list column holding the embedding (or the NPZ array name)."),
+                 help="The list column holding the embedding (or the NPZ / safetensors / .pt "
+                      "array name)."),
 ]
 EmbColsOpt = Annotated[
     str | None,
@@ -54,8 +57,8 @@ EmbColsOpt = Annotated[
 AttrsFileOpt = Annotated[
     str | None,
     typer.Option("--attrs", metavar="FILE",
-                 help="Attributes in a separate file (Parquet, CSV or NPY), aligned by row order "
-                      "or by --id-col."),
+                 help="Attributes in a separate file (any FILE format, local, s3://... or -), "
+                      "aligned by row order or by --id-col."),
 ]
 IdColOpt = Annotated[
     str | None,
@@ -161,11 +164,20 @@ _TYPER_SIGNALS: tuple[type[BaseException], ...] = (
 Engine = Enum("Engine", {e: e for e in ENGINES}, type=str)
 
 
+def install_hint(extra: str) -> str:
+    """How help text says to install an optional extra (one wording everywhere), escaped
+    for Typer's rich markup, which would otherwise take ``[ray]`` for a style and drop it."""
+    from typer.core import DEFAULT_MARKUP_MODE
+
+    bracket = "\\[" if DEFAULT_MARKUP_MODE == "rich" else "["
+    return f"pip install '.{bracket}{extra}]' from a clone of infomin"
+
+
 EngineOpt = Annotated[
     Engine,
     typer.Option("--engine", help="local: stream in this process; ray: Ray Data blocks on the "
                  "cluster at RAY_ADDRESS (else a local Ray), same result "
-                 "(pip install 'infomin[ray]')."),
+                 f"({install_hint('ray')})."),
 ]
 
 
@@ -177,6 +189,18 @@ class Format(str, Enum):
 
 
 FormatOpt = Annotated[Format, typer.Option("--format", help="table, or JSON only on stdout.")]
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="No progress bars or spinners on stderr (errors and warnings still "
+    "go there); the result on stdout and the files written are the same.")]
+HtmlOpt = Annotated[str | None, typer.Option(
+    "--html", metavar="FILE", help="Also write a self-contained HTML report here (atomically): "
+    "tables and charts, no script; for a pull request or a CI artefact.")]
+
+
+def check_html_path(path: str | None) -> None:
+    """``--html FILE``: refuse a file name that does not end in ``.html`` or ``.htm``."""
+    if path is not None and not path.lower().endswith((".html", ".htm")):
+        raise InputError(f"--html {path}: the file name must end in .html or .htm")
 
 
 def check_outputs(outputs: dict[str, str | None], inputs: tuple[str, ...]) -> None:

@@ -42,6 +42,7 @@ from infomin_cli.attributes import DISCRETE_KINDS, Attribute
 from infomin_cli.debias.config import DebiasConfig, default_dim, reconstruction_dim, resolve
 from infomin_cli.debias.penalties import penalty_factory
 from infomin_cli.debias.projection import Projection
+from infomin_cli.inputs import ArrayLike, AttributeLike, debias_inputs
 from infomin_cli.stats.device import resolve_device
 from infomin_cli.stats.seeds import derive_seed, generator
 from infomin_cli.stats.standardize import Standardizer
@@ -247,12 +248,18 @@ def fit_projection(Z: np.ndarray, attributes: list[Attribute], targets: list[Att
     return f.cpu().eval(), std, hist
 
 
-def debias(Z: np.ndarray, attributes: list[Attribute], targets: list[Attribute] = (),
+def debias(Z: ArrayLike, attributes: AttributeLike, targets: AttributeLike = (),
            config: DebiasConfig = DebiasConfig(), *, seed: int = 0,
-           device: str | torch.device = "auto", progress: ProgressFn | None = None):
+           device: str | torch.device = "auto", progress: ProgressFn | None = None,
+           kinds: dict[str, str] | None = None):
     """:func:`fit_projection`, frozen into a :class:`~infomin_cli.debias.projection.Projection`
     (callable on arrays and tensors, ``save``/``load``) with its settings in the metadata.
-    Returns ``(projection, history)``."""
+    Returns ``(projection, history)``.
+
+    ``Z``: an array, tensor, DataFrame or Arrow table; ``attributes`` / ``targets``:
+    Attributes, arrays, Series, a dict name -> values or a DataFrame of columns
+    (:func:`infomin_cli.inputs.debias_inputs`; ``kinds`` overrides inferred kinds by name)."""
+    Z, attributes, targets = debias_inputs(Z, attributes, targets, kinds)
     module, std, hist = fit_projection(Z, attributes, targets, config, seed=seed,
                                        device=device, progress=progress)
     config = hist.config  # its None defaults decided

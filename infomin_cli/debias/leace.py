@@ -6,7 +6,7 @@ library's ``LeaceFitter`` (never a re-implementation) and store its affine map
 ``x' = x - (x - b) R^T L^T`` as a :class:`~infomin_cli.debias.projection.Projection` with
 a linear head ``W = I - L R``, bias ``L R b`` and the identity standardisation, so that
 ``infomin apply`` and ``save``/``load`` treat it like any other projection.
-Install with ``pip install 'infomin[leace]'``.
+Install with ``pip install '.[leace]'`` (from a clone).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def leace_projection(Z: np.ndarray, attributes: list[Attribute], *, metadata: di
         from concept_erasure import LeaceFitter
     except ImportError:
         raise InputError("--method leace needs the concept-erasure package: "
-                         "pip install 'infomin[leace]'") from None
+                         "pip install '.[leace]' from a clone of infomin") from None
     from infomin_cli.debias.projection import Projection
 
     z = np.asarray(Z, dtype=np.float64)

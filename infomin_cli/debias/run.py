@@ -10,7 +10,7 @@ beta sweep, or LEACE's closed form), then audit the held-out rows before and aft
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,10 +21,12 @@ from infomin_cli.debias.config import DebiasConfig
 from infomin_cli.debias.fit import FitHistory, ProgressFn, debias, split_rows
 from infomin_cli.debias.projection import Projection
 from infomin_cli.debias.sweep import BETA_GRID, BetaTrial, sweep_beta
+from infomin_cli.inputs import ArrayLike, AttributeLike, debias_inputs
 from infomin_cli.io.source import InMemorySource
 from infomin_cli.io.writers import PathLike
 from infomin_cli.pipeline.audit import MIN_CLASS_ROWS, run_audit
 from infomin_cli.pipeline.config import audit_settings
+from infomin_cli.records import Tabular, plain
 from infomin_cli.stats.device import resolve_device
 
 #: The closed-form method (not a penalty of :data:`~infomin_cli.debias.penalties.PENALTIES`).
@@ -85,7 +87,7 @@ def measure(z: np.ndarray, columns: Sequence[Attribute], seed: int,
 
 
 @dataclass
-class DebiasRun:
+class DebiasRun(Tabular):
     """A fitted projection and what it did on the held-out (validation) rows ``held_out``:
     ``before`` / ``after`` are :func:`measure` of the embedding and of its projection,
     ``history`` the kept fit's (``None`` for LEACE), ``trials`` a beta sweep's fits (``None``
@@ -145,6 +147,20 @@ class DebiasRun:
         return [{"beta": self.beta, "rho": self.leakage(self.after),
                  "utility": self.utility(self.after)}]
 
+    def to_dict(self) -> dict:
+        """The JSON report (:meth:`to_json`) without the paths of written files."""
+        report = self.to_json("")
+        return plain({k: v for k, v in report.items() if k not in ("projection", "out", "plot")})
+
+    def rows(self) -> list[dict]:
+        """One record per column (attribute or target) and measure: ``before`` / ``after``
+        on the held-out rows (the measures of :data:`MEASURED`, with their p-values)."""
+        roles = [(a, "attribute") for a in self.attributes]
+        roles += [(t, "target") for t in self.targets if t not in self.attributes]
+        return [plain({"column": c, "role": role, "measure": m, "before": self.before[c][m],
+                       "after": self.after[c].get(m)})
+                for c, role in roles for m in self.before[c]]
+
     def to_json(self, projection: PathLike, *, out: PathLike | None = None,
                 plot: PathLike | None = None) -> dict:
         """The JSON report: ``projection`` / ``out`` / ``plot`` are where the projection, the
@@ -164,12 +180,13 @@ class DebiasRun:
                 "before": self.before, "after": self.after, "notes": self.notes}
 
 
-def run_debias(Z: np.ndarray, attributes: Sequence[Attribute],
-               targets: Sequence[Attribute] = (), config: DebiasConfig = DebiasConfig(), *,
+def run_debias(Z: ArrayLike, attributes: AttributeLike,
+               targets: AttributeLike = (), config: DebiasConfig = DebiasConfig(), *,
                method: str | None = None, betas: Sequence[float] | None = None,
                max_leakage: float | None = None, trace: bool = False, seed: int = 0,
                device: str | torch.device = "auto", progress: ProgressFn | None = None,
-               metadata: dict | None = None) -> DebiasRun:
+               metadata: dict | None = None, kinds: dict[str, str] | None = None,
+               stage: Callable[[str], None] | None = None) -> DebiasRun:
     """Fit a projection of ``Z`` that drops ``attributes`` and keeps ``targets``, and measure
     it on the validation rows.
 
@@ -178,12 +195,13 @@ def run_debias(Z: np.ndarray, attributes: Sequence[Attribute],
     or ``trace`` make a :func:`~infomin_cli.debias.sweep.sweep_beta` -- over ``betas``, or
     :data:`~infomin_cli.debias.sweep.BETA_GRID` for ``max_leakage`` with one beta; ``trace``
     fits every beta (a trade-off plot needs them all). ``progress`` follows the fit, or the
-    sweep's fits end to end.
+    sweep's fits end to end; ``stage(what)`` is told what runs after the fit (the held-out
+    audit), which shows nothing else.
     ``metadata`` is added to the projection's, after ``before`` and ``after``; its ``input``
     names the data in errors. ``ValueError`` for data or settings the fit refuses
-    (:func:`check_request`), before any fit."""
-    z = np.asarray(Z)
-    attributes, targets = list(attributes), list(targets)
+    (:func:`check_request`), before any fit. Inputs as for
+    :func:`~infomin_cli.debias.fit.debias` (``kinds`` overrides inferred kinds by name)."""
+    z, attributes, targets = debias_inputs(Z, attributes, targets, kinds)
     if max_leakage is not None and not 0 < max_leakage < 1:
         raise ValueError(f"max_leakage must be in (0, 1), got {max_leakage}")
     method = method or config.penalty
@@ -216,6 +234,8 @@ def run_debias(Z: np.ndarray, attributes: Sequence[Attribute],
             beta = history.config.beta
         val = history.val_rows
     held = [a.take(val) for a in (*attributes, *targets)]
+    if stage is not None:
+        stage(f"auditing the {len(val):,} held-out rows before and after the projection")
     before = measure(z[val], held, seed, dev, where)
     after = measure(proj(z[val]), held, seed, dev, f"{where} (projected)")
     run = DebiasRun(proj, method, [a.name for a in attributes], [t.name for t in targets],

@@ -16,12 +16,14 @@ from infomin_cli.debias.config import DebiasConfig
 from infomin_cli.debias.fit import FitHistory, ProgressFn, debias
 from infomin_cli.debias.projection import Projection
 from infomin_cli.estimators.rho import RhoConfig, rho_star
+from infomin_cli.inputs import ArrayLike, AttributeLike, debias_inputs
+from infomin_cli.records import Tabular
 
 BETA_GRID: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 
 
 @dataclass
-class BetaTrial:
+class BetaTrial(Tabular):
     """One fit of a beta sweep, judged on its validation rows: ``rho`` is the largest rho* of
     the attributes (leakage), ``utility`` the smallest rho* of the targets -- or, without a
     target, the reconstruction R^2 of the standardised embedding (1 - validation MSE)."""
@@ -35,12 +37,17 @@ class BetaTrial:
     def summary(self) -> dict:
         return {"beta": self.beta, "rho": self.rho, "utility": self.utility}
 
+    def to_dict(self) -> dict:
+        """:meth:`summary` with the fit's steps and kept step."""
+        return {**self.summary(), "steps": self.history.steps,
+                "best_step": self.history.best_step}
 
-def sweep_beta(Z: np.ndarray, attributes: list[Attribute], targets: list[Attribute] = (),
+
+def sweep_beta(Z: ArrayLike, attributes: AttributeLike, targets: AttributeLike = (),
                config: DebiasConfig = DebiasConfig(), betas: tuple[float, ...] = BETA_GRID, *,
                max_leakage: float | None = None, stop_early: bool = True, seed: int = 0,
-               device: str | torch.device = "auto", progress: ProgressFn | None = None
-               ) -> tuple[BetaTrial, list[BetaTrial]]:
+               device: str | torch.device = "auto", progress: ProgressFn | None = None,
+               kinds: dict[str, str] | None = None) -> tuple[BetaTrial, list[BetaTrial]]:
     """Fit one projection per beta (in the order given) and measure each on its validation
     rows. Returns ``(chosen, trials)``: with ``max_leakage``, the smallest beta whose leakage
     is at most it (the one that keeps the most utility; the largest beta when none does),
@@ -48,7 +55,9 @@ def sweep_beta(Z: np.ndarray, attributes: list[Attribute], targets: list[Attribu
     without ``max_leakage``, the last beta given.
 
     The validation rows both choose beta and stop training; an independent audit of other
-    rows is the fair judge of the result (``infomin audit`` on the cleaned output)."""
+    rows is the fair judge of the result (``infomin audit`` on the cleaned output).
+    Inputs as for :func:`~infomin_cli.debias.fit.debias`."""
+    Z, attributes, targets = debias_inputs(Z, attributes, targets, kinds)
     if not betas:
         raise ValueError("give at least one beta")
     if max_leakage is not None:

@@ -1,7 +1,7 @@
 """Where the audit's streaming pass and ``apply``'s map run.
 
 ``local`` (the default) streams in this process (:mod:`~infomin_cli.engine.local`). ``ray``
-hands the same work to a Ray cluster (``pip install 'infomin[ray]'``): Ray Data reads the
+hands the same work to a Ray cluster (``pip install '.[ray]'`` from a clone): Ray Data reads the
 Parquet blocks, the workers feed them to the very accumulators and batch loop of the local pass
 (:mod:`~infomin_cli.engine.ray_audit`), and the driver merges the accumulators; ``apply``'s
 map is :mod:`~infomin_cli.engine.ray_apply`. Ray is imported only when asked for.

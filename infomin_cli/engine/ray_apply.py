@@ -111,8 +111,8 @@ def apply(src: str, out: str, projection, *, options=None, out_col: str | None =
     options = options or LoadOptions()
     backend = open_embeddings(src, options)
     if backend.fmt != "parquet":
-        raise InputError(f"{src}: the ray engine reads Parquet; apply to NPY with "
-                         "--engine local")
+        raise InputError(f"{src}: the ray engine reads Parquet; apply other formats "
+                         "with --engine local")
     column = backend.column
     if column is None and out_col is None:
         raise InputError(f"{src}: the embedding is spread over scalar columns "

@@ -121,7 +121,7 @@ def accumulate(source, accumulators: Accumulators, batch_rows: int,
     backend = source.backend
     if backend.fmt != "parquet":
         raise InputError(f"{source.path}: the ray engine reads Parquet (a file, directory, glob "
-                         "or object-store URI); audit NPY files with --engine local")
+                         "or object-store URI); audit other formats with --engine local")
     ray = connect()
     ctx = ray.data.DataContext.get_current()
     saved_block = ctx.target_max_block_size

@@ -28,7 +28,7 @@ def require_ray():
         import ray.data  # noqa: F401
     except ImportError:
         raise InputError("--engine ray needs Ray, which is not installed: "
-                         "pip install 'infomin[ray]'") from None
+                         "pip install '.[ray]' from a clone of infomin") from None
     return ray
 
 

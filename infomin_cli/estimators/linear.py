@@ -36,6 +36,7 @@ from infomin_cli.attributes import Attribute
 from infomin_cli.estimators.accumulator import Accumulator
 from infomin_cli.estimators.configs import AUTO, LinearConfig
 from infomin_cli.estimators.result import Estimate
+from infomin_cli.inputs import ArrayLike, AttributeLike, estimator_inputs
 from infomin_cli.stats.cca import RIDGE_GRID, ridge_cca, select_ridge
 from infomin_cli.stats.device import to_tensor
 from infomin_cli.stats.dual_cca import dual_ridge_cca, dual_validation_curve, gram_whiten
@@ -275,22 +276,21 @@ class LinearAccumulator(Accumulator):
 
 
 def linear_dependence(
-    Z: np.ndarray,
-    attr: Attribute,
+    Z: ArrayLike,
+    attr: AttributeLike,
     config: LinearConfig = LinearConfig(),
     *,
     seed: int = 0,
     device: str | torch.device = "auto",
     standardizer: Standardizer | None = None,
+    kind: str | None = None,
 ) -> LinearResult:
     """Held-out linear leakage of in-memory data (fed in chunks through
-    :class:`LinearAccumulator`)."""
-    Z = np.asarray(Z) if not isinstance(Z, torch.Tensor) else Z
-    if Z.ndim != 2:
-        raise ValueError("embeddings must be a 2-D array (n, d)")
+    :class:`LinearAccumulator`). ``Z`` and ``attr`` may be arrays, tensors, DataFrames,
+    Series or an :class:`Attribute` (:mod:`infomin_cli.inputs`; ``kind`` overrides the
+    inferred kind)."""
+    Z, attr = estimator_inputs(Z, attr, kind)
     n, d = Z.shape
-    if len(attr) != n:
-        raise ValueError(f"attribute has {len(attr)} rows, embeddings {n}")
     idx = sample_rows(n, config.calibration_rows, seed)
     if standardizer is None:
         standardizer = Standardizer.fit_embeddings(np.asarray(Z[idx]), seed=seed)

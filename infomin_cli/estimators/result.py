@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from infomin_cli.records import Tabular
+
 
 @dataclass(frozen=True, eq=False)
-class Estimate:
+class Estimate(Tabular):
     """A held-out dependence estimate.
 
     ``value``: the estimate in [0, 1] (the held-out correlation, clipped); ``corr``: the same,
@@ -18,6 +20,9 @@ class Estimate:
     permuted on the eval rows; ``full-sample-permutation``: the in-sample statistic refitted on
     permutations of every row, for data small enough; ``test-rows-permutation``: rho*'s frozen
     networks permuted on its test rows).
+
+    ``to_dict()``: the scalar fields (the estimator's block of the JSON report; fitted weights
+    stay out); ``to_frame()``: them as one row, the interval as ``ci_low`` / ``ci_high``.
     """
 
     value: float

@@ -87,6 +87,7 @@ from infomin_cli.errors import NotEstimable
 from infomin_cli.estimators.configs import RhoConfig
 from infomin_cli.estimators.result import Estimate
 from infomin_cli.estimators.tree_readout import TreeReadout, fit_tree_readout
+from infomin_cli.inputs import ArrayLike, AttributeLike, estimator_inputs
 from infomin_cli.stats.cca import ridge_cca, select_ridge
 from infomin_cli.stats.device import resolve_device
 from infomin_cli.stats.features import one_hot
@@ -99,6 +100,7 @@ from infomin_cli.stats.standardize import Standardizer
 __all__ = ["OBJECTIVE", "RhoConfig", "RhoResult", "rho_star"]
 
 OBJECTIVE = "batch-correlation"
+#: ``(epoch, total, validation correlation)``; total: max_epochs, or the epochs run once stopped
 ProgressFn = Callable[[int, int, float], None]
 
 _EVAL_CHUNK = 8192
@@ -484,12 +486,14 @@ def _train(h: nn.Module, g: nn.Module, data: _Data, feed: _Feed, cfg: RhoConfig,
             opt.step()
         epochs = epoch
         val = pearson(*feed.outputs(h, g, data.p_va))
-        if progress is not None:
-            progress(epoch, cfg.max_epochs, val)
-        if val > best_val + 1e-4:
+        improved = val > best_val + 1e-4
+        if improved:
             best_val, best_epoch = val, epoch
             best_state = (copy.deepcopy(h.state_dict()), copy.deepcopy(g.state_dict()))
-        elif epoch - best_epoch >= cfg.patience:
+        stop = not improved and epoch - best_epoch >= cfg.patience
+        if progress is not None:  # the epoch that stops early is the last: total = epochs run
+            progress(epoch, epoch if stop else cfg.max_epochs, val)
+        if stop:
             break
     h.load_state_dict(best_state[0])
     g.load_state_dict(best_state[1])
@@ -497,23 +501,29 @@ def _train(h: nn.Module, g: nn.Module, data: _Data, feed: _Feed, cfg: RhoConfig,
 
 
 def rho_star(
-    Z: np.ndarray | torch.Tensor,
-    attr: Attribute,
+    Z: ArrayLike,
+    attr: AttributeLike,
     config: RhoConfig = RhoConfig(),
     *,
     seed: int = 0,
     device: str | torch.device = "auto",
     progress: ProgressFn | None = None,
+    kind: str | None = None,
 ) -> RhoResult:
     """Estimate rho*(Z, T) on a held-out test split; see the module docstring for the method.
 
-    ``progress(epoch, max_epochs, val_corr)`` is called after every epoch (1-based epoch).
+    ``progress(epoch, total, val_corr)`` is called after every epoch (1-based epoch); ``total``
+    is ``max_epochs``, or, on the epoch where early stopping ends training, that epoch: the
+    last call always has ``epoch == total``.
     Raises ``ValueError`` for mismatched lengths or non-finite values, and its subclass
     :class:`~infomin_cli.errors.NotEstimable` where the data allow no estimate: fewer than
     ``MIN_ROWS`` rows, a constant Z, or a T constant on the training, validation or test rows
-    (rho* is undefined when one side has no non-constant function there).
+    (rho* is undefined when one side has no non-constant function there). ``Z`` and ``attr``
+    may be arrays, tensors, DataFrames, Series or an :class:`Attribute`
+    (:mod:`infomin_cli.inputs`; ``kind`` overrides the inferred kind).
     """
     cfg = config
+    Z, attr = estimator_inputs(Z, attr, kind)
     z_all = _as_numpy(Z)
     n_rows = z_all.shape[0]
     if len(attr) != n_rows:

@@ -56,6 +56,7 @@ from infomin_cli.attributes import Attribute
 from infomin_cli.estimators.accumulator import Accumulator
 from infomin_cli.estimators.configs import SlicedConfig, SliceScaling
 from infomin_cli.estimators.result import Estimate
+from infomin_cli.inputs import ArrayLike, AttributeLike, estimator_inputs
 from infomin_cli.stats.cca import slice_cca
 from infomin_cli.stats.choices import Aggregation
 from infomin_cli.stats.device import to_tensor
@@ -365,20 +366,24 @@ def _accumulate(z: np.ndarray, attr: Attribute, config: SlicedConfig, seed: int,
 
 
 def sliced_dependence(
-    Z: np.ndarray,
-    attr: Attribute,
+    Z: ArrayLike,
+    attr: AttributeLike,
     config: SlicedConfig = SlicedConfig(),
     *,
     seed: int = 0,
     device: str | torch.device = "auto",
     standardizer: Standardizer | None = None,
+    kind: str | None = None,
 ) -> SlicedResult:
     """Held-out SI(Z; T) of in-memory data, fed in ``batch_rows`` chunks through
     :class:`SlicedAccumulator` (so it equals the streaming result up to summation order).
 
+    ``Z`` and ``attr`` may be arrays, tensors, DataFrames, Series or an :class:`Attribute`
+    (:mod:`infomin_cli.inputs`; ``kind`` overrides the inferred kind).
     Default standardiser: fitted on the seeded sample (:func:`~infomin_cli.stats.sampling.sample_rows`)
     of up to ``calibration_rows`` rows that the audit draws for the same seed.
     """
+    Z, attr = estimator_inputs(Z, attr, kind)
     return _accumulate(Z, attr, config, seed, device, standardizer).result()
 
 

@@ -1,4 +1,7 @@
-"""Reading and writing: Parquet (files, shards, globs), NPY/NPZ, CSV attributes; atomic writers.
+"""Reading and writing: embeddings and attributes in Parquet (files, shards, globs, object
+storage), CSV/TSV, JSON Lines, Arrow IPC / Feather, Hugging Face ``save_to_disk`` directories,
+NPY/NPZ, safetensors, PyTorch ``.pt`` and standard input (:mod:`infomin_cli.io.formats` picks
+the reader); atomic writers.
 
 Public API::
 

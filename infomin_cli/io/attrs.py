@@ -1,4 +1,5 @@
-"""Attribute files (Parquet, CSV, NPY/NPZ) and their alignment with the embedding rows."""
+"""Attribute files (any format :mod:`infomin_cli.io.formats` knows) and their alignment with
+the embedding rows."""
 
 from __future__ import annotations
 
@@ -7,76 +8,21 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from infomin_cli.errors import InputError
-from infomin_cli.io.common import InMemoryTable, column_not_found, reading
-from infomin_cli.io.npy import NPY_MAGIC, ZIP_MAGIC, NpyTable
-from infomin_cli.io.parquet import ParquetTable
+from infomin_cli.io.common import column_not_found
+from infomin_cli.io.csv_format import CsvTable
+from infomin_cli.io.formats import open_table as open_any
 
-CSV_SUFFIXES = (".csv", ".tsv", ".txt")
-
-
-class CsvTable(InMemoryTable):
-    """A CSV / TSV file read with ``pyarrow.csv``; empty cells and ``NA``-like cells are missing."""
-
-    fmt = "csv"
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.files = [path]
-        if not Path(path).is_file():
-            raise InputError(f"{path}: no such file")
-        delimiter = "\t" if path.lower().endswith(".tsv") else ","
-        with reading(path, "CSV"):
-            self.table = self._read(path, delimiter, ignore_empty_lines=True)
-            if self.table.num_columns == 1:
-                # one column: a blank line is a missing value, not a line to skip
-                table = self._read(path, delimiter, ignore_empty_lines=False)
-                self.table = table.slice(0, table.num_rows - _trailing_blank_lines(path))
-        self.schema = self.table.schema
-        self.n_rows = self.table.num_rows
-
-    @staticmethod
-    def _read(path: str, delimiter: str, ignore_empty_lines: bool) -> pa.Table:
-        return pacsv.read_csv(
-            path,
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, ignore_empty_lines=ignore_empty_lines
-            ),
-            convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
-        )
-
-
-def _trailing_blank_lines(path: str) -> int:
-    """Blank lines at the very end of a file (after the last line's newline)."""
-    with open(path, "rb") as fh:
-        fh.seek(0, 2)
-        fh.seek(max(0, fh.tell() - 4096))
-        tail = fh.read().replace(b"\r", b"")
-    stripped = tail.rstrip(b"\n")
-    newlines = len(tail) - len(stripped)
-    return max(0, newlines - 1)
+__all__ = ["CsvTable", "align_by_id", "open_table"]
 
 
 def open_table(path: str | Path):
-    """Open an attribute file by its suffix (or magic bytes): Parquet, CSV/TSV or NPY/NPZ."""
-    path = str(path)
-    lower = path.lower()
-    if lower.endswith(CSV_SUFFIXES):
-        table = CsvTable(path)
-    elif lower.endswith((".npy", ".npz")):
-        table = NpyTable(path)
-    else:
-        p = Path(path)
-        if p.is_file():
-            with open(p, "rb") as fh:
-                magic = fh.read(6)
-            if magic == NPY_MAGIC or magic[:4] == ZIP_MAGIC:
-                return NpyTable(path)
-        table = ParquetTable(path)
+    """Open an attribute file in any format :mod:`infomin_cli.io.formats` knows (local, on
+    object storage, or ``-`` for standard input)."""
+    table = open_any(str(path))
     if table.n_rows == 0:
-        raise InputError(f"{path}: no rows (the file is empty)")
+        raise InputError(f"{table.path}: no rows (the file is empty)")
     return table
 
 

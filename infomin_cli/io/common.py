@@ -41,7 +41,11 @@ def arrow_reason(exc: BaseException, path: str) -> str:
     where = f"{shard.group(1)}: " if shard and shard.group(1) != str(path) else ""
     if "magic bytes not found" in text:
         return f"{where}not a Parquet file (corrupt, truncated or another format)"
-    return where + first_line(exc)
+    # "Error creating dataset. Could not read schema from 'x'. Is this a 'csv' file?: Could
+    # not open CSV input source 'x': Invalid: <the reason>" -> "<the reason>"
+    text = re.sub(r"^Error creating dataset\..*?input source '[^']*': (?:Invalid: )?", "", text,
+                  flags=re.DOTALL)
+    return where + first_line(RuntimeError(text))
 
 
 def plural(n: int, word: str) -> str:

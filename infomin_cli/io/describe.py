@@ -39,7 +39,10 @@ def describe_column(name: str, arr: pa.Array | pa.ChunkedArray, file: str, *,
     guess = guess_kind(valid)
     distinct = guess.distinct
     if distinct is None and not is_list_type(arr.type):
-        distinct = int(pc.count_distinct(valid, mode="only_valid").as_py())
+        try:
+            distinct = int(pc.count_distinct(valid, mode="only_valid").as_py())
+        except pa.ArrowNotImplementedError:  # a nested type (JSON objects): not an attribute
+            distinct = None
     note = guess.note
     if guess.kind == "continuous" and _looks_like_int_id(name, valid):
         guess.kind, note = None, "all values distinct (an id?)"

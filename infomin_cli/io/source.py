@@ -20,36 +20,17 @@ from infomin_cli.errors import InputError
 from infomin_cli.io.attribute_columns import load_attribute_columns
 from infomin_cli.io.common import plural
 from infomin_cli.io.kinds import build_attribute, missing_mask
-from infomin_cli.io.npy import NPY_MAGIC, ZIP_MAGIC, NpyEmbeddings
 from infomin_cli.io.options import LoadOptions
-from infomin_cli.io.parquet import ParquetEmbeddings
-from infomin_cli.io.uri import is_uri, local_path, redact
 from infomin_cli.stats.sampling import sample_rows
 
 DEFAULT_BATCH_ROWS = 65536
 
 
 def open_embeddings(path: str | Path, options: LoadOptions, attrs: Sequence[str] = ()):
-    """The embedding reader for ``path``: NPY/NPZ by suffix or magic bytes, else Parquet."""
-    p = local_path(str(path))
-    is_numpy = p.lower().endswith((".npy", ".npz"))
-    if is_numpy and is_uri(p):
-        raise InputError(f"{redact(p)}: NPY/NPZ is read from local files only; "
-                         "store embeddings on object storage as Parquet")
-    if not is_numpy and Path(p).is_file():
-        try:
-            with open(p, "rb") as fh:
-                magic = fh.read(6)
-        except OSError:
-            magic = b""
-        is_numpy = magic == NPY_MAGIC or magic[:4] == ZIP_MAGIC
-    if is_numpy:
-        if options.emb_cols:
-            raise InputError(f"{p}: --emb-cols selects Parquet columns; not for NPY/NPZ files")
-        return NpyEmbeddings(p, options.emb_col)
-    # Columns named as attributes (of this file) never count as embedding candidates.
-    exclude = () if options.attrs_file is not None else attrs
-    return ParquetEmbeddings(p, options.emb_col, options.emb_cols, exclude=exclude)
+    """The embedding reader for ``path``, whatever its format (:mod:`infomin_cli.io.formats`)."""
+    from infomin_cli.io.formats import open_embeddings as open_any
+
+    return open_any(path, options, attrs)
 
 
 def nonfinite_rows(x: np.ndarray) -> np.ndarray:
@@ -160,7 +141,7 @@ class DatasetSource:
 
     @property
     def backend(self):
-        """The reader (:class:`~infomin_cli.io.parquet.ParquetEmbeddings` or NPY)."""
+        """The reader (:class:`~infomin_cli.io.arrow_table.ArrowEmbeddings`, NPY, arrays)."""
         return self._backend
 
     @property

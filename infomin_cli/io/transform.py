@@ -1,6 +1,7 @@
 """Streaming a map over the embeddings of a file into a new file, keeping every other column.
 
-``transform_file(src, out, fn, ...)`` reads ``src`` (a Parquet file, directory or glob, or NPY)
+``transform_file(src, out, fn, ...)`` reads ``src`` (any input format: a Parquet file, directory
+or glob, CSV, JSON Lines, Arrow IPC / Feather, NPY/NPZ, safetensors, ``.pt``, ``-``)
 in batches of exactly ``batch_rows`` rows, replaces the embedding by ``fn(embedding batch)``
 (or, with ``out_col``, adds it beside the embedding) and writes ``out`` atomically (temp file
 + rename), never over an input. Memory stays at a few batches whatever the file's size, and
@@ -20,6 +21,7 @@ import pyarrow.parquet as pq
 
 from infomin_cli.errors import InputError
 from infomin_cli.io.common import first_line
+from infomin_cli.io.formats import TABLE_FORMATS
 from infomin_cli.io.source import LoadOptions, open_embeddings
 from infomin_cli.io.uri import is_uri, local_path, open_location, redact
 from infomin_cli.io.writers import atomic_file, check_output_path, embedding_array
@@ -58,19 +60,22 @@ OUT_SUFFIXES = (".parquet", ".pq", ".npy")
 
 def check_out_format(out: str, input_format: str) -> bool:
     """Whether ``out`` is written as NPY (else Parquet), refusing what would be written in a
-    format its name does not say (``x.csv`` given Parquet bytes), NPY from object storage, and
-    Parquet from an NPY input (there are no other columns to keep). One-line InputError."""
+    format its name does not say (``x.csv`` given Parquet bytes), NPY to object storage, and
+    Parquet from an array input (NPY, safetensors, ``.pt``: no other columns to keep).
+    One-line InputError."""
     remote = is_uri(out)
     name = str(out).rstrip("/").lower()
     as_npy = name.endswith(".npy")
+    tabular = input_format in TABLE_FORMATS
     if not remote and not name.endswith(OUT_SUFFIXES):
         raise InputError(f"{out}: cannot tell the output format from this name; end it with "
                          f"{', '.join(OUT_SUFFIXES)}")
-    if remote and (as_npy or input_format != "parquet"):
-        raise InputError(f"{redact(out)}: object storage takes Parquet output from Parquet "
-                         "input; write .npy to a local file")
-    if input_format != "parquet" and not as_npy:
-        raise InputError(f"{out}: an {input_format.upper()} input can only be written as .npy")
+    if remote and (as_npy or not tabular):
+        raise InputError(f"{redact(out)}: object storage takes Parquet output from a table "
+                         "input (Parquet, CSV, JSON Lines, Arrow); write .npy to a local file")
+    if not tabular and not as_npy:
+        raise InputError(f"{out}: the input is {input_format} (an array, no other columns to "
+                         "keep): write it as .npy")
     return as_npy
 
 
@@ -79,7 +84,7 @@ def transform_file(src: str, out: str, fn: Map, *, options: LoadOptions | None =
                    inputs: tuple[str, ...] = ()) -> int:
     """Write ``out`` = ``src`` with its embedding mapped by ``fn``; returns the rows written.
     ``out`` ending in ``.npy`` gets the mapped embeddings only; otherwise Parquet with every
-    other column of a Parquet ``src`` kept."""
+    other column of a table ``src`` (Parquet, CSV, JSON Lines, Arrow) kept."""
     options = options or LoadOptions()
     backend = open_embeddings(src, options)
     files = tuple(backend.files)
@@ -91,7 +96,7 @@ def transform_file(src: str, out: str, fn: Map, *, options: LoadOptions | None =
         out = local_path(out)
         check_output_path(out, (src, *inputs), input_files=files)
     as_npy = check_out_format(out, backend.fmt)
-    if backend.fmt != "parquet" or as_npy:
+    if backend.fmt not in TABLE_FORMATS or as_npy:
         return _to_array_file(backend, out, fn, batch_rows, out_col, files, src)
     column = backend.column
     if column is None and out_col is None:
@@ -164,7 +169,7 @@ def _to_array_file(backend, out: str, fn: Map, batch_rows: int, out_col: str | N
 
 def _row_batches(backend, batch_rows: int) -> Iterator[tuple[int, np.ndarray]]:
     """Exactly ``batch_rows`` rows per batch (the last may be shorter), whatever the format."""
-    if backend.fmt != "parquet":
+    if backend.fmt not in TABLE_FORMATS:  # arrays: batches of exactly batch_rows already
         yield from backend.batches(batch_rows)
         return
     buf, start, n = [], 0, 0

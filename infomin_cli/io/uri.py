@@ -113,3 +113,19 @@ def open_location(uri: str):
 def _clean(text: str, uri: str) -> str:
     """An error text with the URI's user / query (if any slipped through) removed."""
     return text.replace(str(uri), redact(uri))
+
+
+def read_bytes(uri: str) -> bytes:
+    """The whole object at ``uri`` (attribute files, small), through the pyarrow filesystem."""
+    import pyarrow as pa
+
+    from infomin_cli.io.common import first_line
+
+    fs, path = open_location(uri)
+    try:
+        with fs.open_input_stream(path) as fh:
+            return fh.read()
+    except FileNotFoundError:
+        raise InputError(f"{redact(uri)}: no such object") from None
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{redact(uri)}: cannot read: {_clean(first_line(exc), uri)}") from None

@@ -22,14 +22,17 @@ from infomin_cli.engine import stream
 from infomin_cli.errors import InputError, NotEstimable
 from infomin_cli.estimators.registry import REGISTRY, spec
 from infomin_cli.estimators.result import NotEstimated, not_estimable_line
-from infomin_cli.io.source import InMemorySource, Source
+from infomin_cli.inputs import ArrayLike, AttributeLike, as_attributes, as_embeddings
+from infomin_cli.io.source import DatasetSource, InMemorySource, Source
 from infomin_cli.pipeline.audit_config import AuditConfig
 from infomin_cli.pipeline.policy import Decision, FamilyTest, Policy
+from infomin_cli.records import Tabular, plain, result_fields
 from infomin_cli.stats.fullsample import min_p
 from infomin_cli.stats.standardize import Standardizer
 
 RowsFn = Callable[[int, int], None]  # (rows done, rows total)
-EpochFn = Callable[[str, int, int, float], None]  # (attribute, epoch, max epochs, val corr)
+#: (attribute, epoch, total, val corr); total: max epochs, or the epochs run at the last epoch
+EpochFn = Callable[[str, int, int, float], None]
 
 
 #: A class with fewer rows than this is reported as too rare to test on its own; a class
@@ -42,7 +45,7 @@ Missing = dict[str, dict[str, NotEstimated]]
 
 
 @dataclass(frozen=True)
-class AttributeAudit:
+class AttributeAudit(Tabular):
     name: str
     kind: str
     n_classes: int | None
@@ -59,9 +62,58 @@ class AttributeAudit:
     #: registry name -> why that estimator could not estimate (absent from ``estimates``)
     not_estimable: dict[str, NotEstimated] = field(default_factory=dict)
 
+    def report_entry(self) -> dict[str, Any]:
+        """The attribute's block of the JSON report (JSON-safe; each estimator's block is
+        its result's :meth:`~infomin_cli.records.Tabular.to_dict`)."""
+        entry: dict[str, Any] = {"kind": self.kind}
+        if self.n_classes is not None:
+            entry["n_classes"] = self.n_classes
+        entry["verdict"] = self.verdict
+        entry["reasons"] = list(self.reasons)
+        entry["decided_by"] = list(self.decided_by)
+        entry["tests"] = [plain(t.to_json()) for t in self.tests]
+        entry["notes"] = list(self.notes)
+        for est in REGISTRY:
+            if est in self.estimates:
+                entry[spec(est).block] = result_fields(self.estimates[est])
+            elif est in self.not_estimable:
+                entry[spec(est).block] = self.not_estimable[est].to_json()
+        return entry
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **self.report_entry()}
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One record per estimator that ran (registry order): its value, noise floor,
+        interval and p-value, the adjusted p-value of the family member that holds it, and
+        the attribute's verdict; ``not_estimable`` says why an estimator has no value."""
+        adjusted = {e: t.p_adjusted for t in self.tests for e in t.estimators}
+        out = []
+        for est in REGISTRY:
+            r = self.estimates.get(est)
+            if r is None and est not in self.not_estimable:
+                continue
+            ci = getattr(r, "ci", None)
+            out.append(plain({
+                "attribute": self.name, "kind": self.kind, "n_classes": self.n_classes,
+                "estimator": est, "value": getattr(r, "value", None),
+                "null_mean": getattr(r, "null_mean", None),
+                "null_q95": getattr(r, "null_q95", None),
+                "ci_low": None if ci is None else ci[0], "ci_high": None if ci is None else ci[1],
+                "p_value": getattr(r, "p_value", None), "p_adjusted": adjusted.get(est),
+                "n_eval": getattr(r, "n_eval", None), "verdict": self.verdict,
+                "decided": est in self.decided_by,
+                "not_estimable": (self.not_estimable[est].reason
+                                  if est in self.not_estimable else None)}))
+        return out
+
 
 @dataclass(frozen=True)
-class AuditResult:
+class AuditResult(Tabular):
+    """An audit's outcome. ``to_dict()``: the JSON report without its ``infomin_version`` and
+    ``input`` blocks; ``to_frame()``: one row per attribute and estimator
+    (:meth:`AttributeAudit.rows`)."""
+
     attributes: dict[str, AttributeAudit]
     #: ``fail`` when an attribute fails; :data:`NOT_ESTIMABLE` when none could be estimated
     verdict: str
@@ -76,6 +128,18 @@ class AuditResult:
     standardization: dict | None = None
     #: the device the estimators ran on (``auto`` resolved)
     device: str = "cpu"
+    #: where the streaming pass ran (``local`` or ``ray``: :mod:`infomin_cli.engine`)
+    engine: str = "local"
+
+
+    def to_dict(self) -> dict[str, Any]:
+        out = result_fields(self, skip=("attributes", "policy"))
+        out["thresholds"] = plain(self.policy.to_json())
+        out["attributes"] = {k: a.report_entry() for k, a in self.attributes.items()}
+        return out
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [r for a in self.attributes.values() for r in a.rows()]
 
 
 @contextmanager
@@ -259,8 +323,10 @@ def run_audit(source: Source, config: AuditConfig = AuditConfig(), policy: Polic
     audits = {name: _attribute_audit(name, attr, results[name], decisions[name], notes[name],
                                       missing[name])
               for name, attr in data.attributes.items()}
+    # only a dataset on disk streams on Ray (see infomin_cli.engine.stream)
+    engine = config.engine if config.streamed and isinstance(data, DatasetSource) else "local"
     return AuditResult(audits, _overall(audits), source.n_rows, source.dim, config.seed,
-                       config.estimators, policy, subsampled, std_info, config.device)
+                       config.estimators, policy, subsampled, std_info, config.device, engine)
 
 
 def _attribute_audit(name: str, attr: Attribute, results: dict[str, Any], decision: Decision,
@@ -291,9 +357,15 @@ def _overall(audits: dict[str, AttributeAudit]) -> str:
     return NOT_ESTIMABLE if verdicts == {NOT_ESTIMABLE} else "pass"
 
 
-def audit_arrays(Z, attributes: dict[str, Attribute] | list[Attribute],
-                 config: AuditConfig = AuditConfig(), policy: Policy = Policy()) -> AuditResult:
-    """:func:`run_audit` of in-memory embeddings ``Z`` (n, d) and attributes."""
-    if not isinstance(attributes, dict):
-        attributes = {a.name: a for a in attributes}
-    return run_audit(InMemorySource(Z, attributes), config, policy)
+def audit_arrays(Z: ArrayLike, attributes: AttributeLike, config: AuditConfig = AuditConfig(),
+                 policy: Policy = Policy(), *, kinds: dict[str, str] | None = None
+                 ) -> AuditResult:
+    """:func:`run_audit` of in-memory embeddings ``Z`` (n, d) and attributes.
+
+    ``Z``: an array, tensor, DataFrame or Arrow table; ``attributes``: Attributes, a dict
+    name -> values, a DataFrame of attribute columns, or one array / Series
+    (:mod:`infomin_cli.inputs`: kinds inferred as the command line infers them, ``kinds``
+    overrides them by name)."""
+    z = as_embeddings(Z)
+    attrs = as_attributes(attributes, len(z), kinds=kinds)
+    return run_audit(InMemorySource(z, {a.name: a for a in attrs}), config, policy)

@@ -8,7 +8,7 @@ Example::
     alpha = 0.01                          # any audit setting: shared default
     estimators = ["sliced", "linear", "rho"]
     seed = 0
-    engine = "local"                      # or "ray": Ray Data on RAY_ADDRESS (pip install 'infomin[ray]')
+    engine = "local"                      # or "ray": Ray Data on RAY_ADDRESS (pip install '.[ray]')
 
     [tool.infomin.thresholds]             # shared effect-size limits (optional)
     rho = { value = 0.3, bound = "lower" }   # or a bare number: the lower bound

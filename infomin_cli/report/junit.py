@@ -1,7 +1,8 @@
 """JUnit XML for CI systems (GitLab, Jenkins, GitHub test reporters) from an ``infomin check`` run.
 
 Layout: a ``<testsuites name="infomin">`` root; one ``<testsuite name="infomin.CHECK">`` per check
-with its ``<properties>`` (infomin version, config path, input, alpha, correction, thresholds);
+with its ``<properties>`` (infomin version, config path, input, engine, alpha, correction,
+thresholds);
 one ``<testcase classname="infomin.CHECK" name="ATTRIBUTE">`` per check x attribute. A failing
 attribute -- by the audit or by a rise over the baseline -- has one ``<failure>``: its
 ``message`` names the attribute and, per reason, the measured values with their 95% intervals
@@ -11,18 +12,26 @@ comparison. Passing attributes carry the same detail in ``<system-out>``. The su
 (alpha 0) and the warnings (the baseline audited another input). A check without a report (it
 could not run) is one ``<testcase name="(check)">`` with an ``<error>``.
 
+Times, from the run's ``started_at`` / ``duration_s`` (:mod:`infomin_cli.pipeline.check`): each
+``<testsuite>`` has its check's ``timestamp`` (ISO 8601, UTC) and ``time`` (seconds); each
+``<testcase>`` an equal share of it (a check audits its attributes together, in one pass over
+its input); ``<testsuites>`` the run's ``time``. A run without them (a report from an older
+version) has no time attributes, rather than made-up ones.
+
 Values come from the report fields, never from parsing its strings. Any attribute name is safe:
 ElementTree escapes markup, and characters XML 1.0 cannot hold are written as ``\\xNN``.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
 from infomin_cli.estimators.registry import REGISTRY
 from infomin_cli.pipeline.baseline import not_tested
+from infomin_cli.pipeline.shown_path import shown_path
 
 BOUND_WORDS = {"lower": "lower 95% bound", "upper": "upper 95% bound", "point": "estimate"}
 _INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -186,12 +195,36 @@ def _prop(props: ET.Element, name: str, value: Any) -> None:
         ET.SubElement(props, "property", name=name, value=_x(value))
 
 
+def _seconds(x: float) -> str:
+    """A JUnit ``time``: seconds with three decimals (the schema's ``SUREFIRE_TIME``)."""
+    return f"{max(float(x), 0.0):.3f}"
+
+
+def _number(x: Any) -> bool:
+    """A duration the report can show: a finite number of seconds, not negative."""
+    return (isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+            and x >= 0)
+
+
+def _time(suite: ET.Element, entry: dict) -> None:
+    """The suite's ``timestamp`` and ``time``; each of its cases an equal share of the time."""
+    if entry.get("started_at"):
+        suite.set("timestamp", _x(entry["started_at"]))
+    seconds = entry.get("duration_s")
+    if not _number(seconds):
+        return
+    suite.set("time", _seconds(seconds))
+    cases = suite.findall("testcase")
+    for case in cases:
+        case.set("time", _seconds(seconds / len(cases)))
+
+
 def _suite(run: dict, check: str, entry: dict) -> tuple[ET.Element, dict[str, int]]:
     suite = ET.Element("testsuite", name=_x(f"infomin.{check}"))
     props = ET.SubElement(suite, "properties")
     _prop(props, "infomin_version", run.get("infomin_version"))
-    _prop(props, "config", run.get("config"))
-    _prop(props, "input", entry.get("input"))
+    _prop(props, "config", shown_path(run.get("config")))
+    _prop(props, "input", shown_path(entry.get("input")))
     _prop(props, "verdict", entry.get("verdict"))
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     report = entry.get("report")
@@ -201,7 +234,9 @@ def _suite(run: dict, check: str, entry: dict) -> tuple[ET.Element, dict[str, in
         case = ET.SubElement(suite, "testcase", classname=classname, name="(check)")
         msg = entry.get("error") or "the check produced no report"
         ET.SubElement(case, "error", message=_x(f"{check}: {msg}"))
+        _time(suite, entry)
         return suite, counts
+    _prop(props, "engine", report.get("engine"))
     th = report.get("thresholds") or {}
     _prop(props, "alpha", th.get("alpha"))
     _prop(props, "correction", th.get("correction"))
@@ -228,6 +263,7 @@ def _suite(run: dict, check: str, entry: dict) -> tuple[ET.Element, dict[str, in
     notes = _suite_notes(entry)
     if notes:
         ET.SubElement(suite, "system-out").text = _x("\n".join(notes))
+    _time(suite, entry)
     return suite, counts
 
 
@@ -256,5 +292,7 @@ def junit_xml(run: dict) -> str:
         root.append(suite)
     for k in ("tests", "failures", "errors"):
         root.set(k, str(total[k]))
+    if _number(run.get("duration_s")):
+        root.set("time", _seconds(run["duration_s"]))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -7,15 +7,20 @@ estimators) | vs baseline (when the check was compared with one) -- then bullets
 the notes, the rises over the baseline, what the baseline had that this run lacks, a comparison
 not tested (alpha 0) and the warnings (the baseline audited another input). Text
 from the data (attribute names, reasons, notes) is escaped, so a ``|`` cannot break a table.
+Paths are shown relative to the working directory when under it
+(:func:`~infomin_cli.pipeline.shown_path.shown_path`, as the run's JSON holds them), so a CI
+summary shows no path of the runner's disk.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 from infomin_cli.estimators.registry import REGISTRY, columns
 from infomin_cli.pipeline.baseline import not_tested
+from infomin_cli.pipeline.shown_path import shown_path
 
 OK, FAIL, WARN = "✅", "❌", "⚠️"
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|&~#])")
@@ -103,13 +108,15 @@ def _check(name: str, entry: dict) -> list[str]:
     verdict = entry.get("verdict") or (report or {}).get("verdict", "?")
     icon = OK if verdict == "pass" else FAIL if verdict == "fail" else WARN
     out = [f"### {icon} {md(name)}: {md(verdict)}", ""]
-    meta = [f"input {_code(entry['input'])}"] if entry.get("input") else []
+    meta = [f"input {_code(shown_path(entry['input']))}"] if entry.get("input") else []
     if not report:
         out += [*(meta and [meta[0], ""]),
                 f"- {WARN} {md(entry.get('error') or 'the check produced no report')}", ""]
         return out
     if isinstance(report.get("n_rows"), int):
         meta.append(f"{report['n_rows']:,} rows")
+    if report.get("engine") not in (None, "local"):
+        meta.append(f"{md(report['engine'])} engine")
     th = report.get("thresholds") or {}
     meta.append(f"α {th.get('alpha', 0):g}, {md(th.get('correction', 'holm'))}")
     limits = [f"{_label(est)} {md(t.get('bound'))} > {t.get('value')}"
@@ -169,10 +176,12 @@ def markdown_summary(run: dict) -> str:
     out = [f"## {icon} infomin check: {md(str(verdict).upper())}", ""]
     meta = []
     if run.get("config"):
-        meta.append(f"config {_code(run['config'])}")
+        meta.append(f"config {_code(shown_path(run['config']))}")
     meta.append(f"{len(checks)} check{'s' if len(checks) != 1 else ''}, {failed} not passed")
     if run.get("infomin_version"):
         meta.append(f"infomin {md(run['infomin_version'])}")
+    if isinstance(run.get("duration_s"), (int, float)) and math.isfinite(run["duration_s"]):
+        meta.append(f"{run['duration_s']:.1f} s")
     out += [" · ".join(meta), ""]
     for name, entry in checks.items():
         out += _check(str(name), entry or {})

@@ -1,4 +1,4 @@
-"""The leakage/utility trade-off as a PNG (matplotlib, an optional extra: ``infomin[plot]``).
+"""The leakage/utility trade-off as a PNG (matplotlib, an optional extra: ``pip install '.[plot]'``).
 
 One point per fitted projection (a beta of a sweep, or a method), leakage on x, utility on y;
 points of one series are joined in order. Optional horizontal reference lines (the original
@@ -39,7 +39,7 @@ def require_matplotlib(path: str | Path) -> None:
         import matplotlib  # noqa: F401
     except ImportError:
         raise InputError(f"{path}: drawing a plot needs matplotlib "
-                         "(pip install 'infomin[plot]')") from None
+                         "(pip install '.[plot]' from a clone of infomin)") from None
 
 
 def tradeoff_plot(path: str | Path, points: Sequence[TradeoffPoint], *, xlabel: str,
@@ -58,7 +58,7 @@ def tradeoff_plot(path: str | Path, points: Sequence[TradeoffPoint], *, xlabel: 
         import matplotlib.pyplot as plt
     except ImportError:
         raise InputError(f"{path}: drawing a plot needs matplotlib "
-                         "(pip install 'infomin[plot]')") from None
+                         "(pip install '.[plot]' from a clone of infomin)") from None
     fig, ax = plt.subplots(figsize=(8.4, 4.4), dpi=120)
     colours = plt.get_cmap("tab20").colors
     try:

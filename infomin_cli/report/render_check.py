@@ -9,6 +9,7 @@ from rich.console import Console
 
 from infomin_cli.pipeline.baseline import not_tested
 from infomin_cli.report.render_audit import render_audit
+from infomin_cli.report.terminal import make_console
 
 
 def render_check(name: str, report: dict[str, Any], rises: list[dict[str, Any]],
@@ -16,16 +17,16 @@ def render_check(name: str, report: dict[str, Any], rises: list[dict[str, Any]],
                  ) -> None:
     """One check: a header, the audit table, every estimate that rose significantly, and
     whether the ``baseline`` comparison was not tested (alpha 0)."""
-    out = console or Console(highlight=False)
+    out = console or make_console(highlight=False)
     out.print(f"── check {name} ──", markup=False, soft_wrap=True)
     render_audit(report, console)
     for comp in rises:
         out.print(f"  ✗ {comp['attribute']}: {comp['estimator']} rose from {comp['old']:.3f} to "
                   f"{comp['new']:.3f} since the baseline (p={comp['p']:.2g}, adjusted "
-                  f"{comp['p_adjusted']:.2g})", markup=False, soft_wrap=True)
+                  f"{comp['p_adjusted']:.2g})", markup=False)
     skipped = not_tested(baseline)
     if skipped:
-        out.print(f"  baseline: {skipped}", markup=False, soft_wrap=True)
+        out.print(f"  baseline: {skipped}", markup=False)
 
 
 def check_summary_line(verdict: str, checks: int, config_path: Any) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from infomin_cli.report.terminal import make_console, table_or_blocks
 
 
 def _num(x: float) -> str:
@@ -14,20 +16,22 @@ def _num(x: float) -> str:
 
 
 def render_inspect(report: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console(file=sys.stdout, highlight=False)
+    """The summary, the columns and the attributes: text wraps between words on a narrow
+    terminal (and folds a word longer than its column); numbers are never cut."""
+    console = console or make_console(highlight=False)
     emb = report["embedding"]
     shards = f" ({report['files']} files)" if report.get("files", 1) > 1 else ""
     summary = Table(show_header=False, box=None, pad_edge=False)
-    summary.add_column(style="bold")
-    summary.add_column()
-    summary.add_row("file", f"{report['file']}{shards}  [{report['format']}]")
+    summary.add_column(style="bold", no_wrap=True)
+    summary.add_column(overflow="fold")
+    summary.add_row("file", escape(f"{report['file']}{shards}  [{report['format']}]"))
     if "attrs_file" in report:
-        summary.add_row("attributes file", report["attrs_file"])
+        summary.add_row("attributes file", escape(report["attrs_file"]))
     rows = f"{report['rows']:,}"
     if "rows_kept" in report and report["rows_kept"] != report["rows"]:
         rows += f" ({report['rows_kept']:,} kept)"
     summary.add_row("rows", rows)
-    summary.add_row("embedding", emb["source"])
+    summary.add_row("embedding", escape(emb["source"]))
     summary.add_row("dim", str(emb["dim"]))
     summary.add_row("dtype", emb["dtype"])
     n = report["norms"]
@@ -49,27 +53,33 @@ def render_inspect(report: dict[str, Any], console: Console | None = None) -> No
         several_files = len({c["file"] for c in report["columns"]}) > 1
         table = Table(title="columns", title_justify="left")
         for head in ("column", "type", "kind", "distinct", "missing", "note"):
-            table.add_column(head, justify="right" if head in ("distinct", "missing") else "left")
+            number = head in ("distinct", "missing")
+            table.add_column(head, justify="right" if number else "left",
+                             no_wrap=number or head == "kind", overflow="fold")
+        rows = []
         for c in report["columns"]:
             note = c["note"]
             if several_files:
                 note = f"{note} ({c['file']})".strip()
-            table.add_row(
-                c["name"], c["type"], c["kind"],
-                "-" if c["distinct"] is None else f"{c['distinct']:,}",
-                f"{c['missing']:,}", note,
-            )
-        console.print(table)
+            rows.append([c["name"], c["type"], c["kind"],
+                         "-" if c["distinct"] is None else f"{c['distinct']:,}",
+                         f"{c['missing']:,}", note])
+            table.add_row(*(escape(cell) for cell in rows[-1]))
+        console.print(table_or_blocks(console, table, rows))
 
     if report.get("attributes"):
         table = Table(title="attributes", title_justify="left")
         for head in ("attribute", "kind", "classes / width", "dropped"):
-            table.add_column(head, justify="right" if head == "dropped" else "left")
+            table.add_column(head, justify="right" if head == "dropped" else "left",
+                             no_wrap=head in ("kind", "dropped"), overflow="fold")
+        rows = []
         for name, a in report["attributes"].items():
             classes = a["classes"]
             if classes is not None:
-                shown = ", ".join(classes[:8]) + (", …" if len(classes) > 8 else "")
+                shown = ", ".join(classes[:8]) + (f" and {len(classes) - 8:,} more"
+                                                  if len(classes) > 8 else "")
             else:
                 shown = f"{a['width']} columns" if a["kind"] == "multidim" else "-"
-            table.add_row(name, a["kind"], shown, f"{a['dropped']:,}")
-        console.print(table)
+            rows.append([name, a["kind"], shown, f"{a['dropped']:,}"])
+            table.add_row(*(escape(cell) for cell in rows[-1]))
+        console.print(table_or_blocks(console, table, rows))

@@ -41,13 +41,16 @@ from infomin_cli.cli.options import (
     FileArg,
     Format,
     FormatOpt,
+    HtmlOpt,
     IdColOpt,
+    QuietOpt,
     StrictOpt,
+    check_html_path,
     check_outputs,
     handles_input_errors,
     load_options,
 )
-from infomin_cli.cli.progress import audit_progress, interactive, progress_bar
+from infomin_cli.cli.progress import audit_progress, interactive, progress_bar, stage
 from infomin_cli.errors import InputError
 from infomin_cli.pipeline.config import DEFAULTS
 
@@ -79,14 +82,16 @@ def audit(
     rank_transform: RankTransformOpt = D["rank_transform"],
     fmt: FormatOpt = Format.table,
     output: AuditOutputOpt = None,
+    html: HtmlOpt = None,
     engine: EngineOpt = Engine(D["engine"]),
+    quiet: QuietOpt = False,
 ) -> None:
     """Sliced dependence (with a permutation p-value), linear leakage and neural ρ* per attribute.
 
     Exit codes: 0 every attribute passes, 1 a check failed (a leak), 2 bad usage or input,
     3 internal error.
     """
-    from infomin_cli.io import open_dataset, write_json_atomic
+    from infomin_cli.io import open_dataset, write_atomic, write_json_atomic
     from infomin_cli.pipeline.config import audit_settings
     from infomin_cli.report import build_report
     from infomin_cli.report.build import source_info
@@ -103,12 +108,16 @@ def audit(
         raise InputError("--attr: an attribute is named twice")
     options = load_options(emb_col, emb_cols, attrs, id_col, attr_kind, strict)
     inputs = tuple(p for p in (file, attrs) if p)
-    check_outputs({"--output": output}, inputs)  # before reading: never over an input
+    check_html_path(html)
+    check_outputs({"--output": output, "--html": html}, inputs)  # never over an input
 
-    source = open_dataset(file, attr, options)
-    from infomin_cli.pipeline.audit import run_audit  # torch: only once the input is read
+    with progress_bar(interactive(quiet)) as progress:  # on stderr: any --format
+        stage(progress, f"reading {file}")
+        source = open_dataset(file, attr, options)
+        stage(progress, "loading torch")
+        from infomin_cli.pipeline.audit import run_audit  # torch: only once the input is read
 
-    with progress_bar(fmt == Format.table and interactive()) as progress:
+        stage(progress, None)
         on_rows, on_epoch = audit_progress(progress, config,
                                            min(source.n_rows, max_rows or source.n_rows))
         result = run_audit(source, config, policy, on_rows=on_rows, on_epoch=on_epoch)
@@ -117,6 +126,10 @@ def audit(
                                                          result))
     if output is not None:
         write_json_atomic(output, report, inputs=inputs, input_files=tuple(source.files))
+    if html is not None:
+        from infomin_cli.report.html import audit_html
+
+        write_atomic(html, audit_html(report), inputs=inputs, input_files=tuple(source.files))
     if fmt == Format.json:
         typer.echo(json.dumps(report, indent=2))
     else:

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from infomin_cli.cli.exit_codes import EXIT_CHECK_FAILED
-from infomin_cli.cli.options import Format, FormatOpt, check_outputs, handles_input_errors
+from infomin_cli.cli.options import (
+    Format,
+    FormatOpt,
+    HtmlOpt,
+    QuietOpt,
+    check_html_path,
+    check_outputs,
+    handles_input_errors,
+)
 from infomin_cli.cli.progress import CheckBars, interactive
 from infomin_cli.errors import InputError
 
@@ -46,7 +54,9 @@ def check(
         "--update-baseline", help="Write this run's report to --baseline (atomically).")] = False,
     exit_zero: Annotated[bool, typer.Option(
         "--exit-zero", help="Report, but exit 0 even when a check fails.")] = False,
+    html: HtmlOpt = None,
     fmt: FormatOpt = Format.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run every check of the configuration (or --only NAME) and gate on the results.
 
@@ -67,7 +77,9 @@ def check(
         raise InputError("--update-baseline needs --baseline FILE (where to write it)")
     inputs = tuple(str(x) for c in checks for x in (c.input, c.load.attrs_file) if x)
     inputs += (str(cfg.path),) + ((baseline,) if baseline and not update_baseline else ())
+    check_html_path(html)
     check_outputs({"--junit-xml": junit_xml, "--markdown": markdown, "--output": output,
+                   "--html": html,
                    "--baseline": baseline if update_baseline else None}, inputs)
     old = load_baseline(baseline) if baseline is not None and not (
         update_baseline and not Path(baseline).exists()) else None
@@ -81,10 +93,10 @@ def check(
 
     from infomin_cli.pipeline.check import run_checks  # torch: only once the config is valid
 
-    bars = CheckBars(fmt == Format.table and interactive())
+    bars = CheckBars(interactive(quiet), {c.name: c.config for c in checks})
     try:
         result = run_checks(cfg, report=check_report, baseline=old, only=only,
-                            on_progress=bars.update, on_check=shown)
+                            on_progress=bars.update, on_epoch=bars.epoch, on_check=shown)
     finally:
         bars.close()
     run = result.to_json()
@@ -102,6 +114,10 @@ def check(
             fh.write(summary + "\n")
     if output is not None:
         write_json_atomic(output, run, inputs=inputs, input_files=files)
+    if html is not None:
+        from infomin_cli.report.html import check_html
+
+        write_atomic(html, check_html(run), inputs=inputs, input_files=files)
     if update_baseline:
         write_json_atomic(baseline, run, inputs=inputs, input_files=files)
     if fmt == Format.json:

@@ -23,12 +23,13 @@ from infomin_cli.cli.options import (
     FileArg,
     Format,
     IdColOpt,
+    QuietOpt,
     StrictOpt,
     check_outputs,
     handles_input_errors,
     load_options,
 )
-from infomin_cli.cli.progress import interactive, progress_bar, step_progress
+from infomin_cli.cli.progress import counting, interactive, progress_bar, stage, step_progress
 from infomin_cli.errors import InputError
 
 
@@ -46,7 +47,7 @@ def debias(
     emb_col: EmbColOpt = None, emb_cols: EmbColsOpt = None,
     attrs: AttrsFileOpt = None, id_col: IdColOpt = None, attr_kind: AttrKindOpt = None,
     strict: StrictOpt = False, seed: o.SeedOpt = 0, device: o.DeviceOpt = "auto",
-    fmt: o.FormatOpt = Format.table, output: o.ReportOpt = None,
+    fmt: o.FormatOpt = Format.table, output: o.ReportOpt = None, quiet: QuietOpt = False,
 ) -> None:
     """Fit a projection that strips the attributes and keeps the targets (slice infomin
     learning: utility + beta * SI, no adversary), save it, report before/after on held-out rows.
@@ -97,23 +98,28 @@ def debias(
     from infomin_cli.debias.run import run_debias
     from infomin_cli.report.render_debias import draw_tradeoff, render_debias
 
-    with progress_bar(fmt == Format.table and interactive()) as bar:
+    with progress_bar(interactive(quiet)) as bar:  # on stderr: any --format
+        fit = step_progress(bar, "debias")
         try:
             run = run_debias(z, [source.attributes[a] for a in attr],
                              [source.attributes[t] for t in targets], cfg, method=method.value,
                              betas=betas, max_leakage=max_leakage, trace=plot is not None,
-                             seed=seed, device=dev, progress=step_progress(bar, "debias"),
-                             metadata={"input": str(file)})
+                             seed=seed, device=dev, progress=fit,
+                             metadata={"input": str(file)}, stage=fit and fit.stage)
         except ValueError as exc:
             flag = f"--max-leakage {max_leakage}" if max_leakage is not None else "debias"
             raise InputError(f"{file}: {flag}: {exc}") from None
-    report = run.to_json(projection, out=out, plot=plot)  # all that can fail, before writing
-    if plot is not None:
-        draw_tradeoff(plot, run, inputs)
-    run.projection.save(projection, inputs=inputs, input_files=tuple(source.files))
-    if out is not None:
-        transform_file(file, out, lambda batch: next(apply_batches(run.projection, [batch])),
-                       options=options, out_col=out_col, inputs=inputs)
+        report = run.to_json(projection, out=out, plot=plot)  # all that can fail, first
+        if plot is not None:
+            stage(bar, f"drawing {plot}")
+            draw_tradeoff(plot, run, inputs)
+        stage(bar, f"saving {projection}")
+        run.projection.save(projection, inputs=inputs, input_files=tuple(source.files))
+        if out is not None:
+            project = counting(bar, f"writing {out}: rows", getattr(source, "n_rows_read", None),
+                               lambda batch: next(apply_batches(run.projection, [batch])))
+            transform_file(file, out, project, options=options, out_col=out_col,
+                           inputs=inputs)
     if output is not None:
         write_json_atomic(output, report, inputs=inputs)
     if fmt == Format.json:
@@ -133,6 +139,7 @@ def apply(
     proj_path: o.ProjectionArg, file: FileArg, out: o.ApplyOutOpt = ...,
     out_col: o.ApplyOutColOpt = None, emb_col: EmbColOpt = None, emb_cols: EmbColsOpt = None,
     batch_rows: o.BatchRowsOpt = 65536, engine: EngineOpt = Engine.local,
+    quiet: QuietOpt = False,
 ) -> None:
     """Apply a saved projection to new embeddings, streaming (files larger than memory).
     With --engine ray, --out is a directory (or object-store prefix) of Parquet shards.
@@ -163,15 +170,18 @@ def apply(
 
     proj = Projection.load(proj_path)
     fits(proj.dim_in)
-    if engine == Engine.ray:
-        from infomin_cli.engine.ray_apply import apply as ray_apply
+    with progress_bar(interactive(quiet)) as bar:
+        if engine == Engine.ray:
+            from infomin_cli.engine.ray_apply import apply as ray_apply
 
-        rows = ray_apply(file, out, proj, options=options, out_col=out_col,
-                         batch_rows=batch_rows, inputs=inputs)
-    else:
-        rows = transform_file(file, out, lambda batch: next(apply_batches(proj, [batch])),
-                              options=options, out_col=out_col, batch_rows=batch_rows,
-                              inputs=inputs)
+            stage(bar, f"applying {proj_path} to {file} on Ray")
+            rows = ray_apply(file, out, proj, options=options, out_col=out_col,
+                             batch_rows=batch_rows, inputs=inputs)
+        else:
+            project = counting(bar, f"writing {out}: rows", backend.n_rows,
+                               lambda batch: next(apply_batches(proj, [batch])))
+            rows = transform_file(file, out, project, options=options, out_col=out_col,
+                                  batch_rows=batch_rows, inputs=inputs)
     typer.echo(f"{rows:,} rows written to {out}")
     summary = proj.metadata.get("held_out")
     if isinstance(summary, dict):

@@ -15,11 +15,12 @@ from infomin_cli.cli.options import (
     FileArg,
     Format,
     IdColOpt,
+    QuietOpt,
     StrictOpt,
     handles_input_errors,
     load_options,
 )
-from infomin_cli.cli.progress import status
+from infomin_cli.cli.progress import interactive, status
 from infomin_cli.io import inspect_file
 
 
@@ -40,10 +41,11 @@ def inspect(
     fmt: Annotated[
         Format, typer.Option("--format", help="Output: a table, or JSON only on stdout.")
     ] = Format.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """Rows, embedding column, dimension, dtype, norms, and the kind each column would get."""
     options = load_options(emb_col, emb_cols, attrs, id_col, attr_kind, strict)
-    with status(f"reading {file}"):
+    with status(f"reading {file}", interactive(quiet)):
         report = inspect_file(file, options, attrs=attr or [])
     if fmt == Format.json:
         typer.echo(json.dumps(report, indent=2))
