@@ -27,6 +27,9 @@ def test_step_progress_follows_the_total_it_is_given():
     update.stage("auditing the held-out rows")  # the fit stopped early: its bar ends there
     assert task.total == task.completed == 4000
     assert [t.description for t in bar.tasks][1:] == ["auditing the held-out rows"]
+    update(4500, 9000, 0.4, 0.05)  # a sweep's next fit: the line goes, the budget comes back
+    assert [t.description for t in bar.tasks][1:] == []
+    assert task.total == 9000 and task.completed == 4500
 
 
 def test_a_sweep_reports_its_fits_end_to_end():
@@ -42,5 +45,9 @@ def test_a_sweep_reports_its_fits_end_to_end():
     seen = []
     cfg = DebiasConfig(model="linear", max_steps=20, eval_every=10, slices=5)
     sweep_beta(z, [t], [], cfg, (0.1, 1.0), seed=0, device="cpu",
-               progress=lambda s, total, u, si: seen.append((s, total)))
-    assert seen == [(10, 40), (20, 40), (30, 40), (40, 40)]
+               progress=lambda s, total, u, si: seen.append((s, total)),
+               stage=lambda what: seen.append(what))
+    # between the fits no step is counted: the judging of each fit is told as a stage
+    judged = "judging the fit by rho* on 80 validation rows"
+    assert seen == [(10, 40), (20, 40), f"beta 0.1: {judged}", (30, 40), (40, 40),
+                    f"beta 1: {judged}"]

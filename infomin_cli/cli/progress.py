@@ -109,15 +109,20 @@ class FitBar:
     """A fit's ``(step, total, utility, penalty)`` progress callback drawing on a bar (the
     task is added at the first step, so a fit that never calls it draws nothing; ``total`` is
     the fit's, or a beta sweep's, step budget). :meth:`stage` ends the fit's task where the
-    fit ended (early stopping) and says what runs next."""
+    fit ended (early stopping) and says what runs next; a later step (a sweep's next fit)
+    clears that line and extends the task to its budget again."""
 
     def __init__(self, bar, label: str) -> None:
         self.bar, self.label = bar, label
         self.task = None
+        self._staged = False
 
     def __call__(self, step: int, total: int, util: float, penalty: float) -> None:
         if self.task is None:
             self.task = self.bar.add_task(f"{self.label}: steps", total=total)
+        if self._staged:
+            self.bar.stage(None)
+            self._staged = False
         self.bar.update(self.task, completed=step, total=total,
                         description=f"{self.label}: utility {util:.3f}  SI {penalty:.3f}")
 
@@ -125,6 +130,7 @@ class FitBar:
         if self.task is not None:
             finish(self.bar, self.task)
         self.bar.stage(text)
+        self._staged = True
 
 
 def step_progress(bar, label: str) -> FitBar | None:

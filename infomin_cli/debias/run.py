@@ -195,8 +195,8 @@ def run_debias(Z: ArrayLike, attributes: AttributeLike,
     or ``trace`` make a :func:`~infomin_cli.debias.sweep.sweep_beta` -- over ``betas``, or
     :data:`~infomin_cli.debias.sweep.BETA_GRID` for ``max_leakage`` with one beta; ``trace``
     fits every beta (a trade-off plot needs them all). ``progress`` follows the fit, or the
-    sweep's fits end to end; ``stage(what)`` is told what runs after the fit (the held-out
-    audit), which shows nothing else.
+    sweep's fits end to end; ``stage(what)`` is told what runs outside the fits (a sweep
+    judging each fit, then the held-out audit), which shows nothing else.
     ``metadata`` is added to the projection's, after ``before`` and ``after``; its ``input``
     names the data in errors. ``ValueError`` for data or settings the fit refuses
     (:func:`check_request`), before any fit. Inputs as for
@@ -226,7 +226,8 @@ def run_debias(Z: ArrayLike, attributes: AttributeLike,
             grid = betas if given else BETA_GRID
             chosen, trials = sweep_beta(z, attributes, targets, config, grid,
                                         max_leakage=max_leakage, stop_early=not trace,
-                                        seed=seed, device=dev, progress=progress)
+                                        seed=seed, device=dev, progress=progress,
+                                        stage=stage)
             proj, history, beta = chosen.projection, chosen.history, chosen.beta
         else:
             proj, history = debias(z, attributes, targets, config, seed=seed, device=dev,

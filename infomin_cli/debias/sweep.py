@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -47,7 +48,8 @@ def sweep_beta(Z: ArrayLike, attributes: AttributeLike, targets: AttributeLike =
                config: DebiasConfig = DebiasConfig(), betas: tuple[float, ...] = BETA_GRID, *,
                max_leakage: float | None = None, stop_early: bool = True, seed: int = 0,
                device: str | torch.device = "auto", progress: ProgressFn | None = None,
-               kinds: dict[str, str] | None = None) -> tuple[BetaTrial, list[BetaTrial]]:
+               kinds: dict[str, str] | None = None,
+               stage: Callable[[str], None] | None = None) -> tuple[BetaTrial, list[BetaTrial]]:
     """Fit one projection per beta (in the order given) and measure each on its validation
     rows. Returns ``(chosen, trials)``: with ``max_leakage``, the smallest beta whose leakage
     is at most it (the one that keeps the most utility; the largest beta when none does),
@@ -56,7 +58,8 @@ def sweep_beta(Z: ArrayLike, attributes: AttributeLike, targets: AttributeLike =
 
     The validation rows both choose beta and stop training; an independent audit of other
     rows is the fair judge of the result (``infomin audit`` on the cleaned output).
-    Inputs as for :func:`~infomin_cli.debias.fit.debias`."""
+    ``stage(what)`` is told when a fit is being judged (rho* on its validation rows), which
+    ``progress`` does not show. Inputs as for :func:`~infomin_cli.debias.fit.debias`."""
     Z, attributes, targets = debias_inputs(Z, attributes, targets, kinds)
     if not betas:
         raise ValueError("give at least one beta")
@@ -75,6 +78,8 @@ def sweep_beta(Z: ArrayLike, attributes: AttributeLike, targets: AttributeLike =
         proj, hist = debias(z, attributes, targets, replace(config, beta=beta), seed=seed,
                             device=device, progress=step_of)
         val = hist.val_rows
+        if stage is not None:
+            stage(f"beta {beta:g}: judging the fit by rho* on {len(val):,} validation rows")
         out = proj(z[val])
         leak = max(rho_star(out, a.take(val), rcfg, seed=seed, device=device).value
                    for a in attributes)

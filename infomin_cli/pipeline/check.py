@@ -25,6 +25,7 @@ comes after the pipeline): :func:`~infomin_cli.report.build.check_report` is wha
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -135,18 +136,19 @@ def _timing(started_at: str | None, seconds: float | None) -> dict[str, Any]:
 
 
 def _as_written(path: str | None, base: Path | None) -> str | None:
-    """``path`` relative to ``base`` when under it (``/`` separated), else as it is."""
+    """``path`` relative to ``base`` (``/`` separated, ``../`` when outside it: as a config
+    writes it, the same on every machine), else as it is (a URI, another drive)."""
     if path is None or base is None or is_uri(path):
         return path
     try:
-        return Path(path).relative_to(base).as_posix()
+        return Path(os.path.relpath(path, base)).as_posix()
     except ValueError:
         return path
 
 
 def audited(check: Check, source: DatasetSource, base: Path | None = None) -> dict[str, Any]:
     """What ``check`` audited, for a later run to compare with: its input and attributes file
-    (relative to ``base``, the config's folder, when under it: as written in the config), its
+    (relative to ``base``, the config's folder: as written in the config), its
     attributes, and a fingerprint of the input that costs nothing to compute (rows read,
     embedding dimension, files)."""
     return {"input": _as_written(check.input, base),
