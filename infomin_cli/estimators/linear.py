@@ -38,7 +38,7 @@ from infomin_cli.estimators.configs import AUTO, LinearConfig
 from infomin_cli.estimators.result import Estimate
 from infomin_cli.inputs import ArrayLike, AttributeLike, estimator_inputs
 from infomin_cli.stats.cca import RIDGE_GRID, ridge_cca, select_ridge
-from infomin_cli.stats.device import to_tensor
+from infomin_cli.stats.device import all_finite, to_tensor
 from infomin_cli.stats.dual_cca import dual_ridge_cca, dual_validation_curve, gram_whiten
 from infomin_cli.stats.features import AttributeEncoder
 from infomin_cli.stats.fullsample import PermutationNull, block_whiten, permutation_null
@@ -154,14 +154,14 @@ class LinearAccumulator(Accumulator):
         rows = np.arange(row_offset, row_offset + int(z.shape[0]), dtype=np.int64)
         is_eval, is_fit = split_roles(rows, self.seed, self.p_eval, self.p_fit)
         z = to_tensor(z, torch.float32, self.device)
-        if not bool(torch.isfinite(z).all()):
+        if not all_finite(z):
             raise ValueError("embedding batch contains NaN or infinite values")
         # Linear: centred and scaled, not clipped (a clip is a nonlinearity through which a
         # linear eraser's output would leak again); only isolated corrupt values beyond the
         # column's outlier fence are clamped, so one cell cannot own the covariances.
         x = self.standardizer.apply_fenced(z, self._zparams)
         y = self.encoder(t, self.device)
-        if not bool(torch.isfinite(y).all()):
+        if not all_finite(y):
             raise ValueError("attribute batch contains NaN or infinite values")
         half = row_uniform(rows, self.seed ^ 0x5EED_F17) < 0.5
         if self.dual:

@@ -59,7 +59,7 @@ from infomin_cli.estimators.result import Estimate
 from infomin_cli.inputs import ArrayLike, AttributeLike, estimator_inputs
 from infomin_cli.stats.cca import slice_cca
 from infomin_cli.stats.choices import Aggregation
-from infomin_cli.stats.device import to_tensor
+from infomin_cli.stats.device import all_finite, to_tensor
 from infomin_cli.stats.features import AttributeEncoder, SliceFeaturizer, tanh_features
 from infomin_cli.stats.fullsample import PermutationNull, block_whiten, permutation_null
 from infomin_cli.stats.heldout import heldout_evaluation
@@ -200,7 +200,7 @@ class SlicedAccumulator(Accumulator):
     def project(self, z: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Scaled slice projections ``u`` (b, S) of raw embedding rows, float32."""
         z = to_tensor(z, torch.float32, self.device)
-        if not bool(torch.isfinite(z).all()):
+        if not all_finite(z):
             raise ValueError("embedding batch contains NaN or infinite values")
         return self.standardizer.apply(z, self._zparams) @ self._theta
 

@@ -84,23 +84,32 @@ def bootstrap_ci(
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of ``clip(corr(p, q), 0, 1)`` over the rows (``reps``
     resamples, seeded on the tensors' device); of the largest column correlation for
-    ``(n, m)`` inputs."""
+    ``(n, m)`` inputs.
+
+    A resample is its row counts ``w`` (b, n), so its moments are one product
+    ``w @ [p, q, p², q², pq] / n`` of the once-centred inputs (the correlation of the drawn
+    rows, to rounding) instead of gathering and centring b copies of the rows.
+    """
     dev = p.device
     n = int(p.shape[0])
     chunk = max(1, chunk_elems // max(n, 1))
     g = _generator(dev, seed)
-    p64, q64 = p.to(torch.float64), q.to(torch.float64).to(dev)
+    one_d = p.ndim == 1
+    p64 = p.to(torch.float64).reshape(n, -1)
+    q64 = q.to(torch.float64).to(dev).reshape(n, -1)
+    p64, q64 = p64 - p64.mean(0), q64 - q64.mean(0)
+    m = p64.shape[1]
+    moments = torch.cat([p64, q64, p64 * p64, q64 * q64, p64 * q64], 1)
     vals = []
     for start in range(0, reps, chunk):
         b = min(chunk, reps - start)
         idx = torch.randint(0, n, (b, n), generator=g, device=dev)
-        pb, qb = p64[idx], q64[idx]
-        pb = pb - pb.mean(1, keepdim=True)
-        qb = qb - qb.mean(1, keepdim=True)
-        den = torch.sqrt((pb * pb).sum(1) * (qb * qb).sum(1))
-        r = torch.where(den > 0, (pb * qb).sum(1) / den.clamp_min(1e-300), 0.0)
-        if r.ndim == 2:  # (b, m) read-outs: the largest
-            r = r.amax(1)
+        counts = torch.zeros(b, n, dtype=torch.float64, device=dev)
+        counts.scatter_add_(1, idx, torch.ones((), dtype=torch.float64, device=dev).expand(b, n))
+        sp, sq, spp, sqq, spq = ((counts @ moments) / n).split(m, 1)
+        den = torch.sqrt((spp - sp * sp).clamp_min(0) * (sqq - sq * sq).clamp_min(0))
+        r = torch.where(den > 0, (spq - sp * sq) / den.clamp_min(1e-300), 0.0)
+        r = r[:, 0] if one_d else r.amax(1)  # (b, m) read-outs: the largest
         vals.append(r.clamp(0.0, 1.0))
     boot = torch.cat(vals)
     tail = (1.0 - level) / 2.0
