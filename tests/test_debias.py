@@ -211,6 +211,37 @@ def test_default_dim_follows_the_targets():
     assert default_dim(3, [y5]) == 3
 
 
+def test_unset_defaults_follow_whether_there_is_a_target():
+    from infomin_cli.debias.config import (
+        BETA_NO_TARGET,
+        BETA_TARGET,
+        PATIENCE_NO_TARGET,
+        PATIENCE_TARGET,
+        DebiasConfig,
+        resolve,
+    )
+
+    with_t, without = resolve(DebiasConfig(), 1, True), resolve(DebiasConfig(), 5, False)
+    assert (with_t.beta, with_t.patience) == (BETA_TARGET, PATIENCE_TARGET)
+    assert (without.beta, without.patience) == (BETA_NO_TARGET, PATIENCE_NO_TARGET)
+    assert PATIENCE_NO_TARGET > PATIENCE_TARGET
+    given = resolve(DebiasConfig(patience=7, beta=0.1), 5, False)  # what is given is kept
+    assert (given.beta, given.patience) == (0.1, 7)
+    with pytest.raises(ValueError):
+        DebiasConfig(patience=0)
+
+
+def test_a_fit_stops_after_patience_validations_without_improvement():
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((400, 3)).astype(np.float32)
+    t = im.Attribute.categorical("t", (z[:, 0] > 0).astype(int))
+    cfg = im.DebiasConfig(model="linear", max_steps=400, eval_every=10, slices=5, patience=3)
+    _, hist = im.debias(z, [t], [], cfg, seed=0, device="cpu")
+    assert hist.config.patience == 3
+    # it stopped at the third validation after its best, or ran to the end
+    assert hist.steps == min(400, hist.best_step + 3 * 10)
+
+
 def test_reconstruction_dim_keeps_95_percent_of_what_removal_leaves():
     """Standardised columns: one carries the attribute, three copy one latent (a principal
     component of variance ~3), two are independent noise (1 each). Once the attribute's
