@@ -4,7 +4,7 @@ The same rows (an embedding with a real dependence on two attributes) are writte
 (a ``[...]`` list column, or float columns), JSON Lines, Arrow IPC file and stream, Feather
 v1 / v2, a Hugging Face ``save_to_disk`` directory, safetensors, ``.pt``, standard input; each
 is audited and its estimates compared with the Parquet file's. ``--attrs`` likewise in each
-format (CSV also from S3, a local moto server). Bad inputs (an unknown format, a ``.pt`` holding
+format (and each from S3, a local moto server). Bad inputs (an unknown format, a ``.pt`` holding
 a Python object, a ragged list, standard input twice) are one-line exit-2 errors naming the
 file, and nothing in them is executed.
 """
@@ -266,11 +266,12 @@ def _upload(fs, local: Path, key: str) -> None:
 def test_s3_attrs_and_embeddings(s3, folder, data, reference, tmp_path):
     fs, bucket = s3
     np.save(emb := tmp_path / "z.npy", data["z"])
-    for fmt in ("csv-list", "jsonl", "ipc-stream", "safetensors", "pt"):
-        attrs, _ = write(fmt, tmp_path, data)
+    np.savez(npz := tmp_path / "a.npz", g=data["g"], c=data["c"])
+    files = [write(fmt, tmp_path, data)[0] for fmt in ATTR_FORMATS if fmt != "hf"] + [npz]
+    for attrs in files:  # every attribute file format (a save_to_disk folder is local only)
         _upload(fs, attrs, f"{bucket}/attrs/{attrs.name}")
         report = audit(emb, "--attrs", f"s3://{bucket}/attrs/{attrs.name}")
-        assert estimates(report) == reference, fmt
+        assert estimates(report) == reference, attrs.name
     feat, _ = write("feather-v2", tmp_path, data)
     _upload(fs, feat, f"{bucket}/emb/e.feather")
     _upload(fs, emb, f"{bucket}/emb/z.npy")
