@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from infomin_cli.errors import InputError
 from infomin_cli.io.common import InMemoryTable, column_not_found, first_line
-from infomin_cli.io.npy import _check_2d, _check_dtype, _to_arrow
+from infomin_cli.io.npy import ArrayColumns, _check_2d, _check_dtype, _to_arrow, arrow_type
 
 #: the name of a file's only array when it has no name (a bare tensor / NPY array)
 UNNAMED = ""
@@ -165,15 +165,7 @@ def numpy_arrays(path: str, data: bytes) -> Arrays:
 
 
 # -- readers ----------------------------------------------------------------------------------
-def _arrow_type(shape: tuple[int, ...], dtype: np.dtype) -> pa.DataType:
-    try:
-        base = pa.from_numpy_dtype(dtype)
-    except (pa.ArrowNotImplementedError, TypeError):
-        base = pa.string()
-    return pa.list_(base, int(shape[1])) if len(shape) == 2 and shape[1] > 1 else base
-
-
-class ArrayEmbeddings:
+class ArrayEmbeddings(ArrayColumns):
     """The embedding array of an :class:`Arrays`; its other arrays of as many rows are
     attribute columns."""
 
@@ -207,26 +199,10 @@ class ArrayEmbeddings:
         self._extra = {k: (s, d) for k, (s, d) in heads.items()
                        if k != emb_col and len(s) in (1, 2) and s[0] == shape[0]
                        and not d.hasobject}
-        self.schema = pa.schema([(k, _arrow_type(s, d)) for k, (s, d) in self._extra.items()])
-
-    @property
-    def column_names(self) -> list[str]:
-        return list(self._extra)
-
-    other_columns = column_names
-
-    def column_type(self, name: str) -> pa.DataType:
-        return self.schema.field(name).type
+        self.schema = pa.schema([(k, arrow_type(s, d)) for k, (s, d) in self._extra.items()])
 
     def read(self, names: Sequence[str]) -> pa.Table:
         return pa.table({n: _to_arrow(self._arrays.load(n)) for n in names})
-
-    def batches(self, batch_rows: int) -> Iterator[tuple[int, np.ndarray]]:
-        for start in range(0, self.n_rows, batch_rows):
-            yield start, np.array(self.arr[start : start + batch_rows])
-
-    def take(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray(self.arr[rows])
 
 
 class ArrayTable(InMemoryTable):

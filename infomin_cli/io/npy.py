@@ -109,7 +109,46 @@ def _check_2d(path: str, label: str, shape: tuple[int, ...]) -> None:
         raise InputError(f"{path}: {label}: embeddings have length 0")
 
 
-class NpyEmbeddings:
+def arrow_type(shape: tuple[int, ...], dtype: np.dtype) -> pa.DataType:
+    """The Arrow type of an array's rows: its dtype (string when Arrow has none), a
+    fixed-size list for a 2-D array of several columns."""
+    try:
+        base = pa.from_numpy_dtype(dtype)
+    except (pa.ArrowNotImplementedError, TypeError):
+        base = pa.string()
+    return pa.list_(base, int(shape[1])) if len(shape) == 2 and shape[1] > 1 else base
+
+
+class ArrayColumns:
+    """What the embedding readers of named arrays share: the embedding ``arr`` (rows
+    sliced, never the whole memory map copied) and the other arrays (``_extra``: name ->
+    ``(shape, dtype)``, typed in ``schema``) as attribute columns."""
+
+    arr: np.ndarray
+    n_rows: int
+    schema: pa.Schema
+    _extra: dict[str, tuple[tuple[int, ...], np.dtype]]
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self._extra)
+
+    @property
+    def other_columns(self) -> list[str]:
+        return self.column_names
+
+    def column_type(self, name: str) -> pa.DataType:
+        return self.schema.field(name).type
+
+    def batches(self, batch_rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        for start in range(0, self.n_rows, batch_rows):
+            yield start, np.array(self.arr[start : start + batch_rows])  # a copy, not the mmap
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.arr[rows])
+
+
+class NpyEmbeddings(ArrayColumns):
     """Embeddings from ``.npy`` (memory-mapped) or ``.npz``."""
 
     def __init__(self, path: str, emb_col: str | None = None) -> None:
@@ -132,7 +171,7 @@ class NpyEmbeddings:
         self.n_rows, self.dim = int(self.arr.shape[0]), int(self.arr.shape[1])
         self.dtype = self.arr.dtype
         self.columns = [self.column] if self.column else []
-        self.schema = pa.schema([(k, self._arrow_type(v)) for k, v in self._extra.items()])
+        self.schema = pa.schema([(k, arrow_type(*v)) for k, v in self._extra.items()])
 
     def _open_npz(self, emb_col: str | None) -> None:
         heads = _npz_headers(self.path)
@@ -160,35 +199,8 @@ class NpyEmbeddings:
             if k != emb_col and len(s) in (1, 2) and s[0] == shape[0] and not d.hasobject
         }
 
-    @staticmethod
-    def _arrow_type(head: tuple[tuple[int, ...], np.dtype]) -> pa.DataType:
-        shape, dtype = head
-        try:
-            base = pa.from_numpy_dtype(dtype)
-        except (pa.ArrowNotImplementedError, TypeError):
-            base = pa.string()
-        if len(shape) == 2 and shape[1] > 1:
-            return pa.list_(base, int(shape[1]))
-        return base
-
-    @property
-    def column_names(self) -> list[str]:
-        return list(self._extra)
-
-    other_columns = column_names
-
-    def column_type(self, name: str) -> pa.DataType:
-        return self.schema.field(name).type
-
     def read(self, names: Sequence[str]) -> pa.Table:
         return pa.table({n: _to_arrow(_npz_member(self.path, n)) for n in names})
-
-    def batches(self, batch_rows: int) -> Iterator[tuple[int, np.ndarray]]:
-        for start in range(0, self.n_rows, batch_rows):
-            yield start, np.array(self.arr[start : start + batch_rows])  # a copy, not the mmap
-
-    def take(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray(self.arr[rows])
 
 
 class NpyTable(InMemoryTable):
