@@ -44,8 +44,6 @@ ArrayLike = Any
 #: What :func:`as_attribute` / :func:`as_attributes` take (see the module docstring).
 AttributeLike = Any
 
-_FINITE_CHUNK = 1 << 22  # values checked at a time (a bounded temporary, whatever n x d)
-
 
 # ----------------------------------------------------------------------------- recognising
 
@@ -107,9 +105,9 @@ def _check_matrix(z: np.ndarray, what: str) -> np.ndarray:
         raise InputError(f"{what}: no {'rows' if z.shape[0] == 0 else 'columns'} "
                          f"(shape {z.shape})")
     if z.dtype.kind == "f":
-        step = max(1, _FINITE_CHUNK // z.shape[1])
-        bad = np.concatenate([~np.isfinite(z[s : s + step]).all(axis=1)
-                              for s in range(0, z.shape[0], step)])
+        from infomin_cli.io.source import nonfinite_rows  # the readers' check (row-sum fast path)
+
+        bad = nonfinite_rows(z)
         if bad.any():
             n = int(bad.sum())
             raise InputError(f"{what}: {n} row{'s' * (n != 1)} with NaN or infinite values "
