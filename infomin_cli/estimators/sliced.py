@@ -61,7 +61,7 @@ from infomin_cli.stats.cca import slice_cca
 from infomin_cli.stats.choices import Aggregation
 from infomin_cli.stats.device import all_finite, to_tensor
 from infomin_cli.stats.features import AttributeEncoder, SliceFeaturizer, tanh_features
-from infomin_cli.stats.fullsample import PermutationNull, block_whiten, permutation_null
+from infomin_cli.stats.fullsample import PermutationNull, block_whiten, permutation_null, sum_null
 from infomin_cli.stats.heldout import heldout_evaluation
 from infomin_cli.stats.moments import CrossMoments
 from infomin_cli.stats.rows import RowStore
@@ -277,7 +277,9 @@ class SlicedAccumulator(Accumulator):
         return self._solve(aggregation or self.config.aggregation).corr
 
     def _full_sample_null(self, u: torch.Tensor, t: np.ndarray) -> PermutationNull:
-        """The in-sample slice CCA over every row, refitted on permutations of T."""
+        """The in-sample slice CCA over every row, refitted on permutations of T: the largest
+        pair's, or -- both sides sliced (a multi-column attribute) -- the total over the pairs
+        (:func:`~infomin_cli.stats.fullsample.sum_null`: a one-column attribute's cost)."""
         cfg, step = self.config, self.config.batch_rows
         fz = torch.cat([self.slicer.features(u[s : s + step]).to(torch.float64)
                         for s in range(0, u.shape[0], step)])
@@ -286,6 +288,8 @@ class SlicedAccumulator(Accumulator):
         tb = self.encoder.blocks if cfg.aggregation == "pairwise" else (1, ft.shape[1])
         x = block_whiten(fz, zb, cfg.ridge)
         y = block_whiten(ft, tb, cfg.ridge)
+        if zb[0] > 1 and tb[0] > 1:
+            return sum_null(x, y, cfg.permutations, self.seed)
         return permutation_null(x, y, zb, tb, cfg.permutations, self.seed)
 
     def result(self) -> SlicedResult:

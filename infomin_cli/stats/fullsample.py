@@ -15,6 +15,20 @@ columns this is the pairwise sliced statistic; with one block per side, the join
 one. The test is exact for any statistic that is a symmetric function of the rows, so the
 ridge may depend on the number of rows and columns but never on how Z and T are paired.
 
+When *both* sides are sliced (a multi-column attribute: S x S pairs), the product above is S
+times the one-column product (300 x 300 features per permutation), so :func:`sum_null` tests
+the *total* instead of the maximum::
+
+    stat(pi) = sum over block pairs (a, b) of ||X_a^T Y_b[pi] / n||_F^2
+             = ||X^T Y[pi] / n||_F^2          (every pair's squared canonical correlations)
+
+computed on each side's top ``SUM_RANK`` principal components (``X_r = U_r S_r`` from the
+SVD of X, likewise Y): a function of one side's rows only, so ``Y[pi]_r = Y_r[pi]`` and the
+test stays exact, and each permutation costs an (r x r) product -- about a one-column
+attribute's. The sum pools evidence that the maximum leaves spread over many pairs (a sparse,
+radial or periodic dependence), and loses a little where one pair holds it all
+(``benchmarks/multicol_null.py`` measures both).
+
 :func:`min_p` combines tests run on the *same* permutations (SI and linear of one attribute)
 into one exact p-value (the permutation distribution of the smallest p-value), which keeps the
 power of the better test without paying a Bonferroni factor for the other.
@@ -30,6 +44,11 @@ from infomin_cli.stats.cca import inv_sqrt_psd, ridge_shift
 
 #: float32 elements per chunk of permuted T features (bounds memory at ~256 MiB)
 _CHUNK_ELEMS = 1 << 26
+#: principal components kept on each side by :func:`sum_null`
+SUM_RANK = 32
+#: float32 elements per chunk of :func:`sum_null`'s permuted scores (8 MiB: cache-sized
+#: chunks gather and multiply ~2x faster than one large one)
+_SUM_CHUNK_ELEMS = 1 << 21
 
 
 def block_whiten(f: torch.Tensor, blocks: tuple[int, int], ridge: float) -> torch.Tensor:
@@ -71,25 +90,12 @@ def permutation_indices(n: int, permutations: int, seed: int, device: torch.devi
         yield torch.stack([torch.randperm(n, generator=g, device=device) for _ in range(b)])
 
 
-def every_pair_statistic(m: torch.Tensor, x_blocks: tuple[int, int],
-                         y_blocks: tuple[int, int]) -> torch.Tensor:
-    """The block statistic by its definition: every pair's spectral norm, then the maximum
-    (float64). :func:`_statistic` computes the same bits with most norms skipped; this one is
-    the reference its tests and ``benchmarks/multicol_null.py`` compare against."""
-    s, k = x_blocks
-    t, q = y_blocks
-    lead = m.shape[:-2]
-    m = m.to(torch.float64).reshape(*lead, s, k, t, q).transpose(-3, -2)
-    norms = (torch.linalg.vector_norm(m, dim=(-2, -1)) if k == 1 or q == 1
-             else torch.linalg.matrix_norm(m, ord=2))
-    return norms.flatten(-2).amax(-1)
-
-
 def _statistic(m: torch.Tensor, x_blocks: tuple[int, int], y_blocks: tuple[int, int]) -> torch.Tensor:
     """``m`` (..., P, Q) cross-products / n -> the largest block spectral norm (...), in
     float64.
 
-    Exact, with most spectral norms skipped: a block's largest squared row or column norm is
+    Exact, with most spectral norms skipped (tests/test_fullsample.py compares it with every
+    pair's norm): a block's largest squared row or column norm is
     at most its squared spectral norm, which is at most its squared Frobenius norm. So the
     largest lower bound over the pairs is a floor under the maximum, and only pairs whose
     Frobenius norm reaches that floor can hold it; only their spectral norms are computed
@@ -128,6 +134,41 @@ def permutation_null(x: torch.Tensor, y: torch.Tensor, x_blocks: tuple[int, int]
         yp = ys[idx]  # (b, n, Q)
         m = torch.einsum("np,bnq->bpq", xs, yp) / n
         nulls.append(_statistic(m, x_blocks, y_blocks))
+    null = torch.cat(nulls) if nulls else torch.zeros(0, dtype=torch.float64)
+    return PermutationNull(observed, null)
+
+
+def principal_scores(x: torch.Tensor, rank: int) -> torch.Tensor:
+    """The top ``rank`` principal component scores of centred ``x`` (n, P), ``x V_r`` with
+    ``V_r`` the leading eigenvectors of ``x^T x`` (= ``U_r S_r`` of its SVD, up to signs), in
+    float64; fewer when ``x`` has fewer non-negligible components."""
+    x = x.to(torch.float64)
+    lam, v = torch.linalg.eigh(x.T @ x)
+    lam, v = lam.flip(0), v.flip(1)
+    keep = int((lam > lam[:1].clamp_min(0) * 1e-12).sum()) if lam.numel() else 0
+    return x @ v[:, : max(1, min(rank, keep))]
+
+
+def sum_null(x: torch.Tensor, y: torch.Tensor, permutations: int, seed: int,
+             rank: int = SUM_RANK) -> PermutationNull:
+    """The full-sample permutation null of ``||X_r^T Y_r / n||_F^2``, the total of every block
+    pair's squared canonical correlations on the top ``rank`` principal components of the
+    block-whitened ``x`` (n, P) and ``y`` (n, Q) (module docstring); the same permutations
+    as :func:`permutation_null`, so :func:`min_p` can combine the two."""
+    n = x.shape[0]
+    xr, yr = principal_scores(x, rank), principal_scores(y, rank)
+    observed = float((xr.T @ yr / n).square().sum())
+    xt = xr.T.to(torch.float32).contiguous()  # (r, n)
+    ys = yr.to(torch.float32)
+    q = ys.shape[1]
+    chunk = max(1, _SUM_CHUNK_ELEMS // max(n * q, 1))
+    nulls = []
+    for idx in permutation_indices(n, permutations, seed, x.device, chunk):
+        b = idx.shape[0]
+        # rows of Y_r under each permutation, laid out (n, b q): one GEMM for the chunk
+        yp = torch.index_select(ys, 0, idx.T.reshape(-1)).view(n, b * q)
+        m = (xt @ yp) / n  # (r, b q)
+        nulls.append(m.view(-1, b, q).to(torch.float64).square().sum((0, 2)))
     null = torch.cat(nulls) if nulls else torch.zeros(0, dtype=torch.float64)
     return PermutationNull(observed, null)
 
