@@ -18,9 +18,9 @@ class Estimate(Tabular):
     ``ci_method`` what it resamples; ``n_eval``: the held-out rows the value is measured on;
     ``p_method``: how ``p_value`` was computed (``held-out-permutation``: the fitted projections
     permuted on the eval rows; ``full-sample-permutation``: the in-sample statistic refitted on
-    permutations of every row, for data small enough (SI of a multi-column attribute: the total
-    over slice pairs, :func:`~infomin_cli.stats.fullsample.sum_null`); ``test-rows-permutation``: rho*'s frozen
-    networks permuted on its test rows).
+    permutations of every row, for data small enough (SI of a multi-column attribute: the
+    total over slice pairs, :func:`~infomin_cli.stats.fullsample.sum_null`);
+    ``test-rows-permutation``: rho*'s frozen networks permuted on its test rows).
 
     ``to_dict()``: the scalar fields (the estimator's block of the JSON report; fitted weights
     stay out); ``to_frame()``: them as one row, the interval as ``ci_low`` / ``ci_high``.

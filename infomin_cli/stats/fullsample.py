@@ -26,8 +26,8 @@ computed on each side's top ``SUM_RANK`` principal components (``X_r = U_r S_r``
 SVD of X, likewise Y): a function of one side's rows only, so ``Y[pi]_r = Y_r[pi]`` and the
 test stays exact, and each permutation costs an (r x r) product -- about a one-column
 attribute's. The sum pools evidence that the maximum leaves spread over many pairs (a sparse,
-radial or periodic dependence), and loses a little where one pair holds it all
-(``benchmarks/multicol_null.py`` measures both).
+radial or periodic dependence), and loses where one pair holds it all (the square of one
+direction of a 10-column T: ``benchmarks/multicol_null.py`` measures both on the same data).
 
 :func:`min_p` combines tests run on the *same* permutations (SI and linear of one attribute)
 into one exact p-value (the permutation distribution of the smallest p-value), which keeps the
@@ -94,13 +94,13 @@ def _statistic(m: torch.Tensor, x_blocks: tuple[int, int], y_blocks: tuple[int, 
     """``m`` (..., P, Q) cross-products / n -> the largest block spectral norm (...), in
     float64.
 
-    Exact, with most spectral norms skipped (tests/test_fullsample.py compares it with every
-    pair's norm): a block's largest squared row or column norm is
-    at most its squared spectral norm, which is at most its squared Frobenius norm. So the
-    largest lower bound over the pairs is a floor under the maximum, and only pairs whose
-    Frobenius norm reaches that floor can hold it; only their spectral norms are computed
-    (a few of S x T pairs, under the null). The bounds are taken in ``m``'s dtype with a
-    margin far above its rounding, so the candidates always include the maximising pair.
+    Exact, with most spectral norms skipped (``tests/test_fullsample.py`` compares it with
+    every pair's norm): a block's largest squared row or column norm is at most its squared
+    spectral norm, which is at most its squared Frobenius norm. So the largest lower bound
+    over the pairs is a floor under the maximum, and only pairs whose Frobenius norm reaches
+    that floor can hold it; only their spectral norms are computed (a few of S x T pairs,
+    under the null). The bounds are taken in ``m``'s dtype with a margin far above its
+    rounding, so the candidates always include the maximising pair.
     """
     s, k = x_blocks
     t, q = y_blocks
