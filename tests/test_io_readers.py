@@ -416,3 +416,22 @@ def test_ray_engine_refuses_non_parquet(invoke, tmp_path, data):
     path, _ = write("csv-list", tmp_path, data)
     _one_line_exit_2(invoke("audit", path, "--attr", "g", "--engine", "ray"), "e.csv",
                      "ray engine reads Parquet")
+
+
+@pytest.mark.parametrize("suffix", ["npz", "safetensors"])
+def test_attribute_arrays_of_different_lengths_are_refused(invoke, tmp_path, data, suffix):
+    """Both attribute-array readers refuse arrays of unequal length: one line naming the
+    file, exit 2, no report written."""
+    emb, _ = write("parquet", tmp_path, data)
+    bad = tmp_path / f"attrs.{suffix}"
+    cols = {"g": data["g"], "c": data["c"][:-3]}
+    if suffix == "npz":
+        np.savez(bad, **cols)
+    else:
+        from safetensors.numpy import save_file
+
+        save_file({k: np.ascontiguousarray(v) for k, v in cols.items()}, str(bad))
+    out = tmp_path / "report.json"
+    res = invoke("audit", emb, "--attrs", bad, "--attr", "g", "-o", out)
+    _one_line_exit_2(res, f"attrs.{suffix}", "arrays of different lengths")
+    assert not out.exists()

@@ -19,7 +19,14 @@ import pyarrow as pa
 
 from infomin_cli.errors import InputError
 from infomin_cli.io.common import InMemoryTable, column_not_found, first_line
-from infomin_cli.io.npy import ArrayColumns, _check_2d, _check_dtype, _to_arrow, arrow_type
+from infomin_cli.io.npy import (
+    ArrayColumns,
+    _check_2d,
+    _check_dtype,
+    _to_arrow,
+    arrow_type,
+    columns_table,
+)
 
 #: the name of a file's only array when it has no name (a bare tensor / NPY array)
 UNNAMED = ""
@@ -222,9 +229,6 @@ class ArrayTable(InMemoryTable):
         self.single = list(cols) == [UNNAMED]
         if self.single:
             cols = {"values": cols[UNNAMED]}
-        lengths = {len(v) for v in cols.values()}
-        if len(lengths) > 1:
-            raise InputError(f"{self.path}: arrays of different lengths {sorted(lengths)}")
-        self.table = pa.table({k: _to_arrow(v) for k, v in cols.items()})
+        self.table = columns_table(self.path, cols)
         self.schema = self.table.schema
         self.n_rows = self.table.num_rows

@@ -97,6 +97,15 @@ def _to_arrow(arr: np.ndarray) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(flat, int(arr.shape[1]))
 
 
+def columns_table(path, cols: dict[str, np.ndarray]) -> pa.Table:
+    """Named 1-D/2-D arrays of one attribute file as an Arrow table; ``InputError`` naming
+    ``path`` when their lengths differ."""
+    lengths = {len(v) for v in cols.values()}
+    if len(lengths) > 1:
+        raise InputError(f"{path}: arrays of different lengths {sorted(lengths)}")
+    return pa.table({k: _to_arrow(v) for k, v in cols.items()})
+
+
 def _check_2d(path: str, label: str, shape: tuple[int, ...]) -> None:
     if len(shape) != 2:
         raise InputError(
@@ -240,9 +249,6 @@ class NpyTable(InMemoryTable):
                     )
                 cols[Path(path).stem] = np.asarray(arr)
                 self.single = True
-        lengths = {len(v) for v in cols.values()}
-        if len(lengths) > 1:
-            raise InputError(f"{path}: arrays of different lengths {sorted(lengths)}")
-        self.table = pa.table({k: _to_arrow(v) for k, v in cols.items()})
+        self.table = columns_table(path, cols)
         self.schema = self.table.schema
         self.n_rows = self.table.num_rows
