@@ -46,7 +46,7 @@ def views(zt: np.ndarray, ze: np.ndarray) -> tuple[dict, np.ndarray]:
     return out, lam / lam.sum()
 
 
-def run_dataset(name: str, seeds: int) -> list[dict]:
+def run_dataset(name: str, seeds: int, settings: dict | None = None) -> list[dict]:
     import infomin_cli as im
     from infomin_cli.debias.config import DebiasConfig
     from infomin_cli.debias.fit import debias
@@ -57,7 +57,7 @@ def run_dataset(name: str, seeds: int) -> list[dict]:
     for seed in range(seeds):
         t0 = time.perf_counter()
         proj, hist = debias(z[tr], [im.Attribute.categorical("sex", sex[tr])], [],
-                            DebiasConfig(), seed=seed, device="cpu")
+                            DebiasConfig(**(settings or {})), seed=seed, device="cpu")
         fit_s = time.perf_counter() - t0
         vs, share = views(proj(z[tr]), proj(z[te]))
         row = {"dataset": name, "seed": seed, "dim": int(share.size), "fit_s": fit_s,
@@ -84,9 +84,13 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--datasets", default="sample,census")
     ap.add_argument("--name", default="hidden_directions", help="results/NAME.json")
+    ap.add_argument("--settings", default="{}", help="DebiasConfig fields as JSON (defaults: {})")
     args = ap.parse_args()
     C.apply_threads(args.threads)
-    rows = [r for name in args.datasets.split(",") for r in run_dataset(name, args.seeds)]
+    import json
+
+    settings = json.loads(args.settings)
+    rows = [r for name in args.datasets.split(",") for r in run_dataset(name, args.seeds, settings)]
     summary = {}
     for name in args.datasets.split(","):
         rs = [r for r in rows if r["dataset"] == name]
@@ -103,6 +107,7 @@ def main() -> None:
             print(f"| {name} | {v} | {s[v]['sex_auc_max']:.3f} | {s[v]['sex_auc_median']:.3f} | "
                   f"{s[v]['passes']} of {args.seeds} |")
     C.write_json(args.name, {"machine": C.machine_info(), "threads": args.threads,
+                             "settings": settings,
                              "git": C.git_state(ROOT, ("infomin_cli",)), "summary": summary,
                              "rows": rows})
 

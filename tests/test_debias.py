@@ -301,3 +301,46 @@ def test_pearson_penalty_removes_linear_leakage_only():
     assert im.linear_dependence(out, lin.take(val), lcfg).value < 0.15
     rho = im.rho_star(out, sym.take(val), im.RhoConfig(bootstrap=0, permutations=0), seed=0)
     assert rho.value > 0.5  # invisible to a correlation penalty
+
+
+def test_no_target_output_is_white_so_no_axis_can_hide_the_attribute():
+    """Without a target (k > 1) the exported map's output on its training rows has mean 0 and
+    covariance I: no principal axis of tiny variance (where the unwhitened output kept sex,
+    benchmarks/hidden_directions.py), so rho*'s principal view is not even needed. With a
+    target the output is left as it is."""
+    from infomin_cli.debias.fit import debias
+    from infomin_cli.estimators.tree_readout import PrincipalView, TreeConfig
+
+    z, t, y = _data(2000)
+    cfg = DebiasConfig(max_steps=60, dim=4)
+    proj, hist = debias(z, [t], [], cfg, seed=0, device="cpu")
+    assert hist.config.whiten is True
+    out = proj(z[hist.train_rows]).astype(np.float64)
+    np.testing.assert_allclose(out.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(np.cov(out, rowvar=False, bias=True), np.eye(4), atol=1e-3)
+    assert PrincipalView.fit(out, TreeConfig()) is None
+    lin, hist = debias(z, [t], [], replace(cfg, model="linear"), seed=0, device="cpu")
+    out = lin(z[hist.train_rows]).astype(np.float64)
+    np.testing.assert_allclose(np.cov(out, rowvar=False, bias=True), np.eye(4), atol=1e-3)
+    _, hist = debias(z, [t], [y], replace(cfg, dim=3), seed=0, device="cpu")
+    assert hist.config.whiten is False  # a target's head decides the output's scale
+    _, hist = debias(z, [t], [], replace(cfg, whiten=False), seed=0, device="cpu")
+    assert hist.config.whiten is False
+
+
+def test_folded_whitening_is_the_batch_whitening_of_the_same_rows():
+    from torch import nn
+
+    from infomin_cli.debias.whiten import BatchWhitened
+
+    torch.manual_seed(0)
+    inner = nn.Sequential(nn.Linear(6, 16), nn.SiLU(), nn.Linear(16, 3))
+    x = torch.randn(500, 6)
+    wrapped = BatchWhitened(inner)
+    with torch.no_grad():
+        raw = inner(x).clone()
+        expected = wrapped(x)
+        got = wrapped.folded(x)(x)
+        after = inner(x)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+    torch.testing.assert_close(after, raw, atol=0, rtol=0)  # folding copies; inner unchanged

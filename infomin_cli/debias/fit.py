@@ -13,7 +13,9 @@ not depend on how many rows there are. The penalty is looked up by name in
 * a target that is binary or categorical: cross-entropy of a linear head on f(Z);
 * a continuous target: mean squared error of a linear head on f(Z) (standardised target);
 * no target: reconstruction of the standardised embedding by a linear decoder of f(Z), so the
-  projection keeps as much of the embedding as the penalty allows.
+  projection keeps as much of the embedding as the penalty allows; f's output is whitened
+  (:mod:`~infomin_cli.debias.whiten`), so it cannot keep the attribute on an axis of tiny
+  variance that the critic's standardised columns do not see.
 
 Weight averaging: the min-step chases a critic redrawn at every max-step, so the iterates
 wander. What is validated and kept is an exponential moving average of the weights
@@ -42,6 +44,7 @@ from infomin_cli.attributes import DISCRETE_KINDS, Attribute
 from infomin_cli.debias.config import DebiasConfig, default_dim, reconstruction_dim, resolve
 from infomin_cli.debias.penalties import penalty_factory
 from infomin_cli.debias.projection import Projection
+from infomin_cli.debias.whiten import BatchWhitened
 from infomin_cli.inputs import ArrayLike, AttributeLike, debias_inputs
 from infomin_cli.stats.device import resolve_device
 from infomin_cli.stats.seeds import derive_seed, generator
@@ -163,6 +166,8 @@ def fit_projection(Z: np.ndarray, attributes: list[Attribute], targets: list[Att
                     f.bias.zero_()
         else:
             f = nn.Sequential(nn.Linear(d, cfg.hidden), nn.SiLU(), nn.Linear(cfg.hidden, k))
+        if cfg.whiten:
+            f = BatchWhitened(f)
         heads, utils = [], []
         for tgt in (list(targets) or [None]):
             head, util = _utility(tgt, k, d)
@@ -245,6 +250,8 @@ def fit_projection(Z: np.ndarray, attributes: list[Attribute], targets: list[Att
             elif len(hist.val_step) - 1 - hist.best_index >= cfg.patience:
                 break
         f.load_state_dict(best[1])
+        if isinstance(f, BatchWhitened):  # the training rows' whitening, folded in
+            f = f.folded(zs_dev[train_rows])
     return f.cpu().eval(), std, hist
 
 
