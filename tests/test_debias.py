@@ -304,10 +304,10 @@ def test_pearson_penalty_removes_linear_leakage_only():
 
 
 def test_no_target_output_is_white_so_no_axis_can_hide_the_attribute():
-    """Without a target (k > 1) the exported map's output on its training rows has mean 0 and
-    covariance I: no principal axis of tiny variance (where the unwhitened output kept sex,
-    benchmarks/hidden_directions.py), so rho*'s principal view is not even needed. With a
-    target the output is left as it is."""
+    """An output of k > 1 columns (here without a target) is exported whitened: on its
+    training rows mean 0 and covariance I, no principal axis of tiny variance (where the
+    unwhitened output kept sex, benchmarks/hidden_directions.py), so rho*'s principal view is
+    not even needed. A 1-D or d-dimensional output, or ``whiten=False``, is left as it is."""
     from infomin_cli.debias.fit import debias
     from infomin_cli.estimators.tree_readout import PrincipalView, TreeConfig
 
@@ -322,9 +322,15 @@ def test_no_target_output_is_white_so_no_axis_can_hide_the_attribute():
     lin, hist = debias(z, [t], [], replace(cfg, model="linear"), seed=0, device="cpu")
     out = lin(z[hist.train_rows]).astype(np.float64)
     np.testing.assert_allclose(np.cov(out, rowvar=False, bias=True), np.eye(4), atol=1e-3)
-    _, hist = debias(z, [t], [y], replace(cfg, dim=3), seed=0, device="cpu")
-    assert hist.config.whiten is False  # a target's head decides the output's scale
+    tgt, hist = debias(z, [t], [y], replace(cfg, dim=3), seed=0, device="cpu")
+    assert hist.config.whiten is True  # with a target too
+    out = tgt(z[hist.train_rows]).astype(np.float64)
+    np.testing.assert_allclose(np.cov(out, rowvar=False, bias=True), np.eye(3), atol=1e-3)
+    _, hist = debias(z, [t], [y], replace(cfg, dim=None), seed=0, device="cpu")
+    assert hist.config.dim == 1 and hist.config.whiten is False
     _, hist = debias(z, [t], [], replace(cfg, whiten=False), seed=0, device="cpu")
+    assert hist.config.whiten is False
+    _, hist = debias(z, [t], [], replace(cfg, dim=8), seed=0, device="cpu")  # d -> d
     assert hist.config.whiten is False
 
 

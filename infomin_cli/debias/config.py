@@ -36,7 +36,7 @@ class DebiasConfig:
     ema_decay: float = 0.99  # weights validated and kept: this average of the steps' (0: off)
     kernel_features: int | None = None  # the slice penalty's kernel critic (None: default)
     keep_variance: float = 0.98  # no target, no dim: reconstruction_dim's share of variance
-    whiten: bool | None = None  # output whitened (debias.whiten; None: without a target, k > 1)
+    whiten: bool | None = None  # output whitened (debias.whiten; None: when 1 < k < d)
 
     def __post_init__(self) -> None:
         from infomin_cli.debias.penalties import penalty_factory
@@ -82,18 +82,20 @@ PATIENCE_TARGET, PATIENCE_NO_TARGET = 40, 150
 KERNEL_FEATURES = 256
 
 
-def resolve(config: DebiasConfig, k: int, has_target: bool) -> DebiasConfig:
+def resolve(config: DebiasConfig, k: int, has_target: bool, d: int | None = None
+            ) -> DebiasConfig:
     """``config`` with its ``None`` defaults decided for an output of size ``k``: ``beta``
     (BETA_TARGET or BETA_NO_TARGET), ``patience`` (PATIENCE_TARGET or PATIENCE_NO_TARGET),
-    ``kernel_features`` (KERNEL_FEATURES when k > 1) and ``whiten`` (without a target, when
-    k > 1: :mod:`~infomin_cli.debias.whiten`; a 1-D output has no axis to hide on)."""
+    ``kernel_features`` (KERNEL_FEATURES when k > 1) and ``whiten`` (when 1 < k < d, ``d``
+    the input's columns: :mod:`~infomin_cli.debias.whiten`; a 1-D output has no axis to hide
+    on, and a d -> d map removes only by shrinking directions, which whitening undoes)."""
     beta = config.beta if config.beta is not None else (
         BETA_TARGET if has_target else BETA_NO_TARGET)
     patience = config.patience if config.patience is not None else (
         PATIENCE_TARGET if has_target else PATIENCE_NO_TARGET)
     kernel = config.kernel_features if config.kernel_features is not None else (
         KERNEL_FEATURES if k > 1 else 0)
-    whiten = (config.whiten if config.whiten is not None else not has_target) and k > 1
+    whiten = (config.whiten if config.whiten is not None else d is None or k < d) and k > 1
     return replace(config, beta=beta, patience=patience, kernel_features=kernel, dim=k,
                    whiten=whiten)
 

@@ -13,9 +13,11 @@ not depend on how many rows there are. The penalty is looked up by name in
 * a target that is binary or categorical: cross-entropy of a linear head on f(Z);
 * a continuous target: mean squared error of a linear head on f(Z) (standardised target);
 * no target: reconstruction of the standardised embedding by a linear decoder of f(Z), so the
-  projection keeps as much of the embedding as the penalty allows; f's output is whitened
-  (:mod:`~infomin_cli.debias.whiten`), so it cannot keep the attribute on an axis of tiny
-  variance that the critic's standardised columns do not see.
+  projection keeps as much of the embedding as the penalty allows.
+
+An output of 1 < k < d dimensions is whitened (:mod:`~infomin_cli.debias.whiten`), so it
+cannot keep the attribute on an axis of tiny variance that the critic's standardised columns
+miss.
 
 Weight averaging: the min-step chases a critic redrawn at every max-step, so the iterates
 wander. What is validated and kept is an exponential moving average of the weights
@@ -154,7 +156,7 @@ def fit_projection(Z: np.ndarray, attributes: list[Attribute], targets: list[Att
     else:
         k = reconstruction_dim(zs[train_rows].numpy(), [a.take(train_rows) for a in attributes],
                                cfg.keep_variance)
-    cfg = resolve(cfg, k, bool(targets))
+    cfg = resolve(cfg, k, bool(targets), d)
 
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)

@@ -5,8 +5,11 @@ dependence measure of f(Z) and T equals that of Z and T), and a critic that stan
 columns -- like column-wise probes -- is blind to an axis holding a sliver of every column's
 variance. Without this, a no-target projection kept the attribute on such axes (under 0.02% of
 its variance): stock probes read sex AUC 0.54-0.61 from its columns and 0.71-0.80 from its
-principal axes (benchmarks/hidden_directions.py). Whitened in training, every direction of the
-output has unit variance, so what the critic, the decoder and a probe see is the same.
+principal axes (benchmarks/hidden_directions.py); a 4-d output with a target, 0.57-0.62 and
+0.64-0.65. Whitened in training, every direction of the output has unit variance, so what the
+critic, the heads and a probe see is the same. Used when the output has 1 < k < d columns:
+whitening is blind to scale, and a d -> d map (a linear one above all) removes only by shrinking
+a direction to nothing, which whitening would undo.
 
     training:  f(x) = (g(x) - m_B) L_B^-T,   L_B L_B' = Cov_B(g(x)) + eps I   (the batch's own)
     exported:  the same with the training rows' m and L, folded into g's last linear layer
