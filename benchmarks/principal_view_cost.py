@@ -5,8 +5,9 @@ in one run, repeats interleaved.
     python benchmarks/principal_view_cost.py [--threads 2] [--repeats 5]
 
 Cases: the shipped sample (8,000 x 32, sex: its correlation matrix has an eigenvalue below
-1e-3, so the view is used) and a synthetic 20,000 x 8 embedding hiding a binary attribute on
-an axis with 0.003% of the variance (as in tests/test_rho_trees.py; rho* = 0.647 there).
+1e-3, so the view is used); a synthetic 20,000 x 8 embedding hiding a binary attribute on
+an axis with 0.003% of the variance (as in tests/test_rho_trees.py; rho* = 0.647 there); an
+anisotropic 20,000 x 256 one (variances 1/i^2, randomly rotated; the widest Z the view takes).
 Reported per case: median seconds of ``rho_star`` with ``TreeConfig(principal_below=0)``
 (off) and with the defaults (on), the ratio of medians, and both values. Writes
 results/principal_view_cost.json and prints a table.
@@ -42,6 +43,13 @@ def cases():
     sex = (table.column("sex").to_numpy(zero_copy_only=False) == "Male").astype(int)
     yield "sample 8,000 x 32, sex", z, sex
     yield "hidden axis 20,000 x 8", *hidden(20_000, 8)
+    # an anisotropic 256-column embedding (variances 1/i^2: the view triggers, twice the
+    # columns for the trees) with a nonlinear attribute on its top two axes
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((20_000, 256)) / np.arange(1, 257)
+    q, _ = np.linalg.qr(rng.standard_normal((256, 256)))
+    t = (x[:, 0] * x[:, 1] + 0.3 * rng.standard_normal(20_000) > 0).astype(int)
+    yield "anisotropic 20,000 x 256", (x @ q.T).astype(np.float32), t
 
 
 def main() -> None:
