@@ -26,13 +26,21 @@ from torch import nn
 EPS = 1e-6
 
 
-def batch_whiten(x: torch.Tensor, eps: float = EPS) -> torch.Tensor:
-    """Rows of ``x`` centred and whitened by their own covariance (Cholesky; differentiable)."""
-    x = x - x.mean(0, keepdim=True)
-    cov = x.T @ x / x.shape[0]
+def whitening(x: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mean, L)`` of the rows ``x``: ``L L' = Cov(x) + eps * mean variance * I``
+    (Cholesky; differentiable)."""
+    mean = x.mean(0)
+    xc = x - mean
+    cov = xc.T @ xc / x.shape[0]
     chol = torch.linalg.cholesky(cov + eps * torch.diagonal(cov).mean().clamp_min(1e-30)
                                  * torch.eye(x.shape[1], dtype=x.dtype, device=x.device))
-    return torch.linalg.solve_triangular(chol, x.T, upper=False).T
+    return mean, chol
+
+
+def batch_whiten(x: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """Rows of ``x`` centred and whitened by their own covariance (differentiable)."""
+    mean, chol = whitening(x, eps)
+    return torch.linalg.solve_triangular(chol, (x - mean).T, upper=False).T
 
 
 class BatchWhitened(nn.Module):
@@ -52,11 +60,7 @@ class BatchWhitened(nn.Module):
         ``x`` has mean 0 and covariance I (up to the ridge)."""
         inner = copy.deepcopy(self.inner)
         last = inner[-1] if isinstance(inner, nn.Sequential) else inner
-        out = inner(x).to(torch.float64)
-        mean = out.mean(0)
-        cov = torch.cov(out.T, correction=0).reshape(out.shape[1], out.shape[1])
-        chol = torch.linalg.cholesky(cov + EPS * torch.diagonal(cov).mean()
-                                     * torch.eye(len(cov), dtype=cov.dtype, device=cov.device))
+        mean, chol = whitening(inner(x).to(torch.float64))
         weight = torch.linalg.solve_triangular(chol, last.weight.to(torch.float64), upper=False)
         bias = torch.linalg.solve_triangular(chol, (last.bias.to(torch.float64) - mean)[:, None],
                                              upper=False)[:, 0]
