@@ -15,7 +15,7 @@ from infomin_cli.debias.run import MEASURED, WITH_P_VALUE, run_debias
 from infomin_cli.estimators.registry import REGISTRY
 
 REPORT_KEYS = ["projection", "out", "attributes", "targets", "method", "model", "dim", "beta",
-               "seed", "steps", "best_step", "held_out_rows", "beta_search", "plot",
+               "seed", "noise", "steps", "best_step", "held_out_rows", "beta_search", "plot",
                "max_step_seconds", "held_out", "before", "after", "notes"]
 
 

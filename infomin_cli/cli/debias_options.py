@@ -13,7 +13,7 @@ from infomin_cli.cli.options import (
     FormatOpt,  # noqa: F401  (debias and apply take --format)
     install_hint,
 )
-from infomin_cli.debias.config import BETA_NO_TARGET, BETA_TARGET, DebiasConfig
+from infomin_cli.debias.config import BETA_NO_TARGET, BETA_TARGET, NOISE_NO_TARGET, DebiasConfig
 from infomin_cli.debias.penalties import PENALTIES
 
 #: the library's defaults, which the flags' defaults read
@@ -57,6 +57,12 @@ BetaOpt = Annotated[str | None, typer.Option(
     "--beta", metavar="B[,B...]", help=f"Weight of the penalty (default {BETA_TARGET:g} with "
     f"a target, {BETA_NO_TARGET:g} without); several (0.3,1,3,10) fit one projection each, report them, and keep the one "
     "--max-leakage picks (else the last).", show_default=False)]
+NoiseOpt = Annotated[float | None, typer.Option(
+    "--noise", metavar="SIGMA", help="Gaussian noise added to the output, in output standard "
+    "deviations, in the fit and by the saved projection (keyed by the input row: a row always "
+    f"gets the same noise). Default {NOISE_NO_TARGET:g} without a target (fine structure of a "
+    "projection that keeps the whole embedding is where a tree probe reads the attribute), "
+    "0 with one.", show_default=False)]
 L2StepsOpt = Annotated[int, typer.Option(
     "--l2-steps", help="Adversary steps per max-step (--method adversarial).")]
 MaxLeakageOpt = Annotated[float | None, typer.Option(

@@ -37,6 +37,8 @@ class DebiasConfig:
     kernel_features: int | None = None  # the slice penalty's kernel critic (None: default)
     keep_variance: float = 0.98  # no target, no dim: reconstruction_dim's share of variance
     whiten: bool | None = None  # output whitened (debias.whiten; None: when 1 < k < d)
+    noise: float | None = None  # output noise, in output stds (None: NOISE_NO_TARGET when
+    #                             no target and whitened, else 0; see resolve)
 
     def __post_init__(self) -> None:
         from infomin_cli.debias.penalties import penalty_factory
@@ -56,6 +58,8 @@ class DebiasConfig:
         if self.kernel_features is not None and (self.kernel_features < 0
                                                  or 0 < self.kernel_features < 8):
             raise ValueError("kernel_features must be 0 (off) or at least 8")
+        if self.noise is not None and not 0 <= self.noise <= 10:
+            raise ValueError("noise must be in [0, 10] (output standard deviations)")
         if not 0 < self.keep_variance <= 1:
             raise ValueError("keep_variance must be in (0, 1]")
         if self.val_solves < 1:
@@ -77,6 +81,10 @@ BETA_TARGET, BETA_NO_TARGET = 0.4, 3.0
 #: no-target fit stopped at its first plateau kept what a tree probe read (sample, fit seed 4:
 #: stopped at step 910 of 3,000, sex AUC 0.627; with 150, it ran on and read 0.565)
 PATIENCE_TARGET, PATIENCE_NO_TARGET = 40, 150
+#: the output noise of a no-target fit with a whitened output, in output standard deviations
+#: (the smallest of 0.2, 0.3, 0.4 that kept the census income within 95%: module docstring
+#: of :mod:`~infomin_cli.debias.row_noise` and benchmarks/README.md)
+NOISE_NO_TARGET = 0.2
 #: the kernel critic's features when none are given and the output has several dimensions
 #: (a 1-D output is all its own slices: the slices alone saw what probes read there)
 KERNEL_FEATURES = 256
@@ -88,7 +96,8 @@ def resolve(config: DebiasConfig, k: int, has_target: bool, d: int | None = None
     (BETA_TARGET or BETA_NO_TARGET), ``patience`` (PATIENCE_TARGET or PATIENCE_NO_TARGET),
     ``kernel_features`` (KERNEL_FEATURES when k > 1) and ``whiten`` (when 1 < k < d, ``d``
     the input's columns: :mod:`~infomin_cli.debias.whiten`; a 1-D output has no axis to hide
-    on, and a d -> d map removes only by shrinking directions, which whitening undoes)."""
+    on, and a d -> d map removes only by shrinking directions, which whitening undoes) and
+    ``noise`` (NOISE_NO_TARGET for a whitened output without a target)."""
     beta = config.beta if config.beta is not None else (
         BETA_TARGET if has_target else BETA_NO_TARGET)
     patience = config.patience if config.patience is not None else (
@@ -96,8 +105,10 @@ def resolve(config: DebiasConfig, k: int, has_target: bool, d: int | None = None
     kernel = config.kernel_features if config.kernel_features is not None else (
         KERNEL_FEATURES if k > 1 else 0)
     whiten = (config.whiten if config.whiten is not None else d is None or k < d) and k > 1
+    noise = config.noise if config.noise is not None else (
+        NOISE_NO_TARGET if whiten and not has_target else 0.0)
     return replace(config, beta=beta, patience=patience, kernel_features=kernel, dim=k,
-                   whiten=whiten)
+                   whiten=whiten, noise=noise)
 
 
 def default_dim(d: int, targets: list[Attribute] = ()) -> int:

@@ -4,7 +4,9 @@
 concept-erasure's ``LeaceEraser``: ``f(z) = head((z - mean) * scale)``, where ``head`` is a linear
 map (``d -> k``) or a small MLP (``Linear(d, h) -> SiLU -> Linear(h, k)``) and ``mean`` /
 ``scale`` standardise the embeddings with the statistics of the rows it was fitted on
-(``scale`` is 0 for a dead column). Calling it on a numpy array gives a float32 numpy array;
+(``scale`` is 0 for a dead column), plus, when it has ``noise``, Gaussian noise keyed by the
+input row (a debiased output's fine structure is where a tree probe reads what the smooth
+critic of the fit cannot; the noise hides it). Calling it on a numpy array gives a float32 numpy array;
 calling it on a tensor gives a tensor on the projection's device. On disk it is a safetensors
 file and a JSON sidecar, without pickle (:mod:`~infomin_cli.debias.projection_file`).
 """
@@ -58,8 +60,12 @@ class Projection:
     ``{"0.weight": (h, d), "0.bias": (h,), "2.weight": (k, h), "2.bias": (k,)}`` -- the
     ``state_dict`` of ``Linear(d, h) -> SiLU -> Linear(h, k)``. Every tensor is float32 and all
     lie on one device. ``metadata`` must be JSON-ready (it is copied through JSON on
-    construction, so tuples become lists). Construction checks all of this and raises
-    ``ValueError``.
+    construction, so tuples become lists).
+
+    ``noise``: ``None``, or a ``(k,)`` tensor of standard deviations: the output is then
+    ``f(z) + noise * n(z)``, ``n(z)`` standard normal draws keyed by the row's content and
+    ``noise_seed`` (:mod:`~infomin_cli.debias.row_noise`), so a row gets the same noise in
+    any batch or order. Construction checks all of this and raises ``ValueError``.
     """
 
     kind: Kind
@@ -67,6 +73,8 @@ class Projection:
     scale: torch.Tensor
     weights: dict[str, torch.Tensor]
     metadata: dict = dataclasses.field(default_factory=dict)
+    noise: torch.Tensor | None = None
+    noise_seed: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in WEIGHT_NAMES:
@@ -80,6 +88,8 @@ class Projection:
                              f"got {sorted(weights)}")
         tensors = {"mean": self.mean, "scale": self.scale,
                    **{f"weights.{n}": weights[n] for n in expected}}
+        if self.noise is not None:
+            tensors["noise"] = self.noise
         for name, t in tensors.items():
             if not isinstance(t, torch.Tensor):
                 raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
@@ -101,6 +111,12 @@ class Projection:
             k = _rows(shapes, "weights.2.weight")
             want |= {"weights.0.weight": (h, d), "weights.0.bias": (h,),
                      "weights.2.weight": (k, h), "weights.2.bias": (k,)}
+        if self.noise is not None:
+            want["noise"] = (k,)
+            if not bool(torch.isfinite(self.noise).all() and (self.noise >= 0).all()):
+                raise ValueError("noise must hold finite standard deviations >= 0")
+        if isinstance(self.noise_seed, bool) or not isinstance(self.noise_seed, int):
+            raise ValueError(f"noise_seed must be an int, got {self.noise_seed!r}")
         for name, shape in want.items():
             if shapes[name] != shape:
                 raise ValueError(f"{name} has shape {shapes[name]}, expected {shape} "
@@ -135,8 +151,9 @@ class Projection:
 
     def __repr__(self) -> str:
         hidden = f", hidden={self.hidden}" if self.kind == "mlp" else ""
+        noise = "" if self.noise is None else f", noise={float(self.noise.max()):.3g}"
         return (f"Projection(kind={self.kind!r}, dim_in={self.dim_in}{hidden}, "
-                f"dim_out={self.dim_out}, device={self.device})")
+                f"dim_out={self.dim_out}{noise}, device={self.device})")
 
     # -- inference -----------------------------------------------------------------------
 
@@ -154,15 +171,21 @@ class Projection:
             if z.is_complex():
                 raise ValueError(f"expected real embeddings, got a {z.dtype} tensor")
             self._check_shape(tuple(z.shape))
-            return self._forward(z.to(device=self.device, dtype=torch.float32))
+            out = self._forward(z.to(device=self.device, dtype=torch.float32))
+            if self.noise is None:
+                return out
+            return out + self._noise(z.detach().to("cpu", torch.float32).numpy())
         arr = np.asarray(z)
         if arr.dtype.kind not in "biuf":
             raise ValueError(f"expected a numeric array, got dtype {arr.dtype}")
         self._check_shape(arr.shape)
-        x = to_tensor(np.ascontiguousarray(arr, dtype=np.float32), torch.float32,
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        x = to_tensor(arr, torch.float32,
                       torch.device("cpu"))  # read-only buffers (Arrow, mmap) are only read
         with torch.no_grad():
             out = self._forward(x.to(self.device))
+            if self.noise is not None:
+                out = out + self._noise(arr)
         return out.cpu().numpy()
 
     transform = __call__
@@ -174,6 +197,13 @@ class Projection:
         if shape[1] != self.dim_in:
             raise ValueError(f"expected embeddings of dimension {self.dim_in}, "
                              f"got dimension {shape[1]}")
+
+    def _noise(self, z: np.ndarray) -> torch.Tensor:
+        """``noise * n(z)`` on the projection's device: the rows' keyed normal draws."""
+        from infomin_cli.debias.row_noise import row_normals
+
+        draws = torch.from_numpy(row_normals(z, self.dim_out, self.noise_seed))
+        return draws.to(self.device) * self.noise
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         # The same ops, in the same order, as ProjectionModule.forward: bit-identical results.
@@ -190,12 +220,14 @@ class Projection:
         """A new projection with every tensor on ``device``."""
         return dataclasses.replace(
             self, mean=self.mean.to(device), scale=self.scale.to(device),
-            weights={n: t.to(device) for n, t in self.weights.items()})
+            weights={n: t.to(device) for n, t in self.weights.items()},
+            noise=None if self.noise is None else self.noise.to(device))
 
     def module(self) -> ProjectionModule:
         """An equivalent :class:`ProjectionModule` on the projection's device, with its own
         copies of the tensors (training it leaves this projection unchanged); its ``head`` is
-        an ``nn.Linear`` or ``nn.Sequential(Linear, SiLU, Linear)``."""
+        an ``nn.Linear`` or ``nn.Sequential(Linear, SiLU, Linear)``. It is the map without
+        the output ``noise``."""
         if self.kind == "linear":
             head: nn.Module = nn.Linear(self.dim_in, self.dim_out)
         else:
@@ -209,12 +241,14 @@ class Projection:
 
     @classmethod
     def from_module(cls, kind: Kind, module: nn.Module, mean: Any = None, scale: Any = None,
-                    metadata: Mapping[str, Any] | None = None) -> Projection:
+                    metadata: Mapping[str, Any] | None = None, *, noise: Any = None,
+                    noise_seed: int = 0) -> Projection:
         """A projection from a trained head: an ``nn.Linear`` (``kind="linear"``) or
         ``nn.Sequential(Linear, SiLU, Linear)`` (``kind="mlp"``), both with biases, or a
         :class:`ProjectionModule` holding one (then ``mean`` / ``scale`` default to its
-        buffers). ``mean`` / ``scale`` are ``(d,)`` arrays or tensors. Every tensor is
-        detached, cloned, float32 and on the CPU."""
+        buffers). ``mean`` / ``scale`` are ``(d,)`` arrays or tensors; ``noise`` (``(k,)``)
+        and ``noise_seed`` as in the class. Every tensor is detached, cloned, float32 and on
+        the CPU."""
         if isinstance(module, ProjectionModule):
             mean = module.mean if mean is None else mean
             scale = module.scale if scale is None else scale
@@ -235,7 +269,8 @@ class Projection:
             if not isinstance(layer, nn.Linear) or layer.bias is None:
                 raise ValueError(f"expected nn.Linear layers with a bias, got {layer!r}")
         weights = {n: _cpu32(t) for n, t in module.state_dict().items()}
-        return cls(kind, _cpu32(mean), _cpu32(scale), weights, dict(metadata or {}))
+        return cls(kind, _cpu32(mean), _cpu32(scale), weights, dict(metadata or {}),
+                   None if noise is None else _cpu32(noise), int(noise_seed))
 
     # -- files ---------------------------------------------------------------------------
 

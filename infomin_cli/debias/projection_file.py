@@ -4,12 +4,13 @@ A projection is two files:
 
 * ``PATH`` -- a safetensors file holding ``mean``, ``scale`` and the head's weights as
   ``weights.<name>`` (``weights.weight``, ``weights.bias`` for a linear head;
-  ``weights.0.weight`` ... ``weights.2.bias`` for an MLP), all float32;
+  ``weights.0.weight`` ... ``weights.2.bias`` for an MLP), and ``noise`` when the projection
+  adds output noise (format 2), all float32;
 * ``PATH + ".json"`` -- the sidecar (``proj.safetensors`` -> ``proj.safetensors.json``; the
   suffix is appended, never substituted, so it cannot collide with a report named
   ``proj.json``): ``{"format": "infomin-projection", "format_version": 1, "kind", "dim_in",
   "dim_out", "tensors": {name: shape}, "sha256": <of PATH's bytes>, "infomin_version",
-  "metadata": {...}}``.
+  "metadata": {...}}``, and ``"noise_seed"`` with ``noise`` (``"format_version": 2``).
 
 Both are written atomically and never over an input. Loading verifies the sidecar, the sha256
 of the bytes it read, the tensor names, dtypes and shapes, and then parses those same bytes
@@ -39,7 +40,9 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "WEIGHT_NAMES", "load_projection", "save_
            "sidecar_path"]
 
 FORMAT = "infomin-projection"
-FORMAT_VERSION = 1
+#: the newest format written and read: 2 adds the optional ``noise`` tensor and the sidecar's
+#: ``noise_seed``; a projection without noise is still written as 1, which older readers read
+FORMAT_VERSION = 2
 #: the weight tensors of each kind of projection, by their names in the file
 WEIGHT_NAMES: dict[str, tuple[str, ...]] = {
     "linear": ("weight", "bias"),
@@ -68,12 +71,13 @@ def save_projection(projection: Any, path: PathLike, *,
     import safetensors.torch
 
     tensors = _tensors(projection)
+    version = 1 if projection.noise is None else 2
     data = safetensors.torch.save(
-        tensors, metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION),
+        tensors, metadata={"format": FORMAT, "format_version": str(version),
                            "kind": projection.kind})
     doc = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": version,
         "kind": projection.kind,
         "dim_in": projection.dim_in,
         "dim_out": projection.dim_out,
@@ -82,6 +86,8 @@ def save_projection(projection: Any, path: PathLike, *,
         "infomin_version": __version__,
         "metadata": projection.metadata,
     }
+    if projection.noise is not None:
+        doc["noise_seed"] = projection.noise_seed
     with atomic_file(path, inputs=inputs, input_files=input_files) as fh:
         fh.write(data)
     write_json_atomic(sidecar, doc, inputs=inputs, input_files=input_files)
@@ -135,6 +141,8 @@ def _projection_tensors(raw: str, data: bytes, doc: dict[str, Any], cls: type) -
 
     kind = doc["kind"]
     expected = ["mean", "scale", *(f"weights.{n}" for n in WEIGHT_NAMES[kind])]
+    if "noise" in tensors and doc.get("format_version", 1) >= 2:
+        expected.append("noise")
     if set(tensors) != set(expected):
         raise InputError(f"{raw}: holds tensors {sorted(tensors)}, expected {expected} "
                          f"for a {kind} projection")
@@ -144,10 +152,13 @@ def _projection_tensors(raw: str, data: bytes, doc: dict[str, Any], cls: type) -
             if listed.get(name) != list(t.shape):
                 raise InputError(f"{raw}: tensor {name!r} has shape {list(t.shape)}, "
                                  f"its sidecar says {listed.get(name)}")
+    seed = doc.get("noise_seed", 0)
+    if "noise" in tensors and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise InputError(f"{raw}: its sidecar's noise_seed must be an integer, got {seed!r}")
     try:
         proj = cls(kind, tensors["mean"], tensors["scale"],
-                          {n: tensors[f"weights.{n}"] for n in WEIGHT_NAMES[kind]},
-                          doc.get("metadata", {}))
+                   {n: tensors[f"weights.{n}"] for n in WEIGHT_NAMES[kind]},
+                   doc.get("metadata", {}), tensors.get("noise"), seed)
     except ValueError as exc:
         raise InputError(f"{raw}: {_one_line(exc)}") from exc
     for key, value in (("dim_in", proj.dim_in), ("dim_out", proj.dim_out)):
@@ -161,6 +172,8 @@ def _tensors(projection: Any) -> dict[str, torch.Tensor]:
     """Every tensor by its name in the file, contiguous on the CPU."""
     out = {"mean": projection.mean, "scale": projection.scale}
     out |= {f"weights.{n}": projection.weights[n] for n in WEIGHT_NAMES[projection.kind]}
+    if projection.noise is not None:
+        out["noise"] = projection.noise
     return {n: t.detach().to("cpu").contiguous() for n, t in out.items()}
 
 

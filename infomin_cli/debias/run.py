@@ -169,6 +169,7 @@ class DebiasRun(Tabular):
         return {"projection": str(projection), "out": _path(out), "attributes": self.attributes,
                 "targets": self.targets, "method": self.method, "model": self.projection.kind,
                 "dim": self.projection.dim_out, "beta": self.beta, "seed": self.seed,
+                "noise": (h.config.noise if h and h.config else None),
                 "steps": h.steps if h else None, "best_step": h.best_step if h else None,
                 "held_out_rows": int(len(self.held_out)),
                 "beta_search": ([t.summary() for t in self.trials]
@@ -259,6 +260,11 @@ def fit_notes(run: DebiasRun) -> list[str]:
             notes.append(f"no --target: the output keeps the embedding by reconstruction in "
                          f"{proj.dim_out} of {proj.dim_in} dimensions; reconstruction R2 kept "
                          f"on the held-out rows: {run.utility(run.after):.3f}")
+        cfg = run.history.config if run.history is not None else None
+        if cfg is not None and cfg.noise:
+            notes.append(f"no --target: the output carries Gaussian noise of {cfg.noise:g} of "
+                         "its std, keyed by the input row (--noise 0 turns it off; a probe "
+                         "then reads what the fit left in the output's fine structure)")
         if proj.dim_out == proj.dim_in:
             notes.append("no --target: a d -> d projection that reconstructs the embedding may "
                          "remove little of a leak; a bottleneck (--dim well below d) lets the "

@@ -40,7 +40,7 @@ def debias(
     out: o.OutOpt = None, out_col: o.OutColOpt = None,
     method: o.MethodOpt = o.Method(o.DEFAULT.penalty),
     model: o.ModelOpt = o.Model(o.DEFAULT.model),
-    dim: o.DimOpt = None, beta: o.BetaOpt = None,
+    dim: o.DimOpt = None, beta: o.BetaOpt = None, noise: o.NoiseOpt = None,
     l2_steps: o.L2StepsOpt = o.DEFAULT.l2_steps,
     max_leakage: o.MaxLeakageOpt = None, plot: o.PlotOpt = None,
     max_steps: o.MaxStepsOpt = o.DEFAULT.max_steps,
@@ -74,7 +74,7 @@ def debias(
         raise InputError(f"--max-leakage {max_leakage}: must be in (0, 1)")
     try:
         cfg = DebiasConfig(model=model.value, dim=dim, beta=betas[-1] if betas else None,
-                           max_steps=max_steps, l2_steps=l2_steps)
+                           max_steps=max_steps, l2_steps=l2_steps, noise=noise)
         dev = device_setting(device)
     except ValueError as exc:
         raise InputError(f"debias: {exc}") from None
