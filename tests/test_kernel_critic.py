@@ -76,3 +76,26 @@ def test_normal_score_curve_is_the_empirical_quantile_map():
     assert np.max(np.abs(s[inner] - ranks[inner])) < 0.05
     far = torch.tensor([[-1e6], [1e6]])
     assert curve(far)[:, 0].tolist() == pytest.approx([s.min(), s.max()])  # flat beyond
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_wider_outputs_get_wider_bandwidths(seed):
+    """A many-column interaction in a 12-column output: the attribute is which side of its
+    median the squared norm of 6 columns falls (flipped on 10% of the rows, so rho* = 0.8).
+    The bandwidths scaled to the output's width (sqrt(k / 5)) read more of it, out of sample,
+    than the same bandwidths unscaled, and stay below the truth."""
+    rng = np.random.default_rng(seed)
+    n, k = 6000, 12
+    g = rng.standard_normal((n, k))
+    r = (g[:, :6] ** 2).sum(1)
+    band = (r > np.median(r)).astype(int)
+    a = im.Attribute.categorical("a", np.where(rng.random(n) < 0.9, band, 1 - band))
+    xs = batch_standardise(torch.as_tensor(g, dtype=torch.float32))
+    fit, held = np.arange(3000), np.arange(3000, 6000)
+    reads = {}
+    for ref in (5, None):
+        kernel = KernelCritic(a, seed=1, reference_dim=ref)
+        kernel.solve(xs[fit], fit)
+        reads[ref] = float(kernel(xs[held], held))
+    assert 0.45 <= reads[5] <= 0.85
+    assert reads[5] > reads[None] + 0.03

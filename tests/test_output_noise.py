@@ -14,7 +14,14 @@ from hypothesis.extra.numpy import arrays
 from scipy import stats
 from torch import nn
 
-from infomin_cli.debias.config import NOISE_NO_TARGET, DebiasConfig, resolve
+from infomin_cli.debias.config import (
+    NOISE_MAX,
+    NOISE_NO_TARGET,
+    NOISE_REFERENCE_DIM,
+    DebiasConfig,
+    no_target_noise,
+    resolve,
+)
 from infomin_cli.debias.projection import Projection
 from infomin_cli.debias.projection_file import sidecar_path
 from infomin_cli.debias.row_noise import row_keys, row_normals
@@ -137,7 +144,10 @@ def test_bad_noise_is_refused(noise):
 
 def test_noise_defaults():
     cfg = DebiasConfig()
-    assert resolve(cfg, 4, has_target=False, d=8).noise == NOISE_NO_TARGET
+    assert no_target_noise(NOISE_REFERENCE_DIM) == NOISE_NO_TARGET
+    assert no_target_noise(4 * NOISE_REFERENCE_DIM) == min(NOISE_MAX, 2 * NOISE_NO_TARGET)
+    assert no_target_noise(10_000) == NOISE_MAX
+    assert resolve(cfg, 4, has_target=False, d=8).noise == no_target_noise(4)
     assert resolve(cfg, 4, has_target=True, d=8).noise == 0.0
     assert resolve(cfg, 8, has_target=False, d=8).noise == 0.0  # d -> d: not whitened
     assert resolve(DebiasConfig(noise=0.5), 4, has_target=True, d=8).noise == 0.5
@@ -147,8 +157,8 @@ def test_noise_defaults():
 
 def test_no_target_fit_exports_its_noise():
     """A no-target fit with a whitened 3-D output: the exported projection adds noise of
-    NOISE_NO_TARGET per column (the output has unit variance on the training rows), so the
-    output's variance there is 1 + NOISE_NO_TARGET^2."""
+    no_target_noise(3) per column (the output has unit variance on the training rows), so the
+    output's variance there is 1 + that^2."""
     import infomin_cli as im
     from infomin_cli.debias.fit import debias
 
@@ -159,12 +169,13 @@ def test_no_target_fit_exports_its_noise():
     z[:, 0] += a
     cfg = DebiasConfig(dim=3, max_steps=40, eval_every=10)
     proj, hist = debias(z, [im.Attribute.categorical("a", a)], [], cfg, seed=0, device="cpu")
-    assert hist.config.noise == NOISE_NO_TARGET
-    np.testing.assert_allclose(proj.noise.numpy(), NOISE_NO_TARGET, rtol=0.02)
+    sigma = no_target_noise(3)
+    assert hist.config.noise == sigma
+    np.testing.assert_allclose(proj.noise.numpy(), sigma, rtol=0.02)
     out = proj(z[hist.train_rows])
     clean = proj.module()(torch.from_numpy(z[hist.train_rows])).detach().numpy()
     np.testing.assert_allclose(clean.var(0), 1.0, rtol=0.02)
-    np.testing.assert_allclose(out.var(0), 1 + NOISE_NO_TARGET**2, rtol=0.1)
+    np.testing.assert_allclose(out.var(0), 1 + sigma**2, rtol=0.1)
     off, _ = debias(z, [im.Attribute.categorical("a", a)], [], DebiasConfig(
         dim=3, max_steps=40, eval_every=10, noise=0.0), seed=0, device="cpu")
     assert off.noise is None

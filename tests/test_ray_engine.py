@@ -208,13 +208,16 @@ def _projection(tmp_path: Path, dim: int = 32) -> Path:
     rng = np.random.default_rng(0)
     proj = Projection.from_module("mlp", head, torch.from_numpy(rng.normal(size=dim)
                                                                 .astype(np.float32)),
-                                  torch.ones(dim), {"method": "slice"})
+                                  torch.ones(dim), {"method": "slice"},
+                                  noise=torch.full((5,), 0.3), noise_seed=7)
     path = tmp_path / "proj.safetensors"
     proj.save(path)
     return path
 
 
 def test_apply_ray_writes_shards_equal_row_for_row(ray_session, invoke, tmp_path):
+    """Equal row for row, output noise included: it is keyed by the row, not by the batch or
+    shard that holds it."""
     proj = _projection(tmp_path)
     res = invoke("apply", proj, SHARDS, "--out", tmp_path / "local.parquet", "--batch-rows", "1500")
     assert res.exit_code == 0, res.output

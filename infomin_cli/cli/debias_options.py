@@ -13,7 +13,14 @@ from infomin_cli.cli.options import (
     FormatOpt,  # noqa: F401  (debias and apply take --format)
     install_hint,
 )
-from infomin_cli.debias.config import BETA_NO_TARGET, BETA_TARGET, NOISE_NO_TARGET, DebiasConfig
+from infomin_cli.debias.config import (
+    BETA_NO_TARGET,
+    BETA_TARGET,
+    NOISE_MAX,
+    NOISE_NO_TARGET,
+    NOISE_REFERENCE_DIM,
+    DebiasConfig,
+)
 from infomin_cli.debias.penalties import PENALTIES
 
 #: the library's defaults, which the flags' defaults read
@@ -60,9 +67,10 @@ BetaOpt = Annotated[str | None, typer.Option(
 NoiseOpt = Annotated[float | None, typer.Option(
     "--noise", metavar="SIGMA", help="Gaussian noise added to the output, in output standard "
     "deviations, in the fit and by the saved projection (keyed by the input row: a row always "
-    f"gets the same noise). Default {NOISE_NO_TARGET:g} without a target (fine structure of a "
-    "projection that keeps the whole embedding is where a tree probe reads the attribute), "
-    "0 with one.", show_default=False)]
+    f"gets the same noise). Default without a target {NOISE_NO_TARGET:g} x sqrt(k / "
+    f"{NOISE_REFERENCE_DIM}) for k output columns, at most {NOISE_MAX:g} (what such a "
+    "projection keeps of the attribute lies in structure that noise hides and a tree probe "
+    "reads); 0 with a target.", show_default=False)]
 L2StepsOpt = Annotated[int, typer.Option(
     "--l2-steps", help="Adversary steps per max-step (--method adversarial).")]
 MaxLeakageOpt = Annotated[float | None, typer.Option(
