@@ -250,3 +250,28 @@ def test_tradeoff_plot_tells_many_series_apart(tmp_path):
     png = tradeoff_plot(tmp_path / "many.png", pts, xlabel="x", ylabel="y",
                         references={"frontier": 0.85}, xreferences={"limit": 0.08})
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_no_target_noise_is_reported_and_apply_reproduces_it(invoke, leaky, tmp_path):
+    """Without a target the output carries keyed noise: the report says how much, `apply`
+    says so and writes exactly what `debias --out` wrote; --noise 0 turns it off, a bad value
+    is bad usage (exit 2, nothing written)."""
+    from infomin_cli.debias.config import no_target_noise
+
+    r = invoke("debias", leaky, "--attr", "t", "--max-steps", "10", "--projection",
+               tmp_path / "p.safetensors", "--out", tmp_path / "clean.npy", "--format", "json")
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    assert rep["noise"] == no_target_noise(rep["dim"]) > 0
+    assert any("Gaussian noise" in n for n in rep["notes"])
+    r = invoke("apply", tmp_path / "p.safetensors", leaky, "--out", tmp_path / "again.npy",
+               "--batch-rows", "777")
+    assert r.exit_code == 0 and "output noise" in r.output
+    assert np.array_equal(np.load(tmp_path / "again.npy"), np.load(tmp_path / "clean.npy"))
+    r = invoke("debias", leaky, "--attr", "t", "--max-steps", "10", "--noise", "0",
+               "--projection", tmp_path / "q.safetensors", "--format", "json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["noise"] == 0
+    r = invoke("debias", leaky, "--attr", "t", "--noise", "-1", "--projection",
+               tmp_path / "bad.safetensors")
+    assert r.exit_code == 2 and "noise" in r.output
+    assert not (tmp_path / "bad.safetensors").exists()

@@ -183,6 +183,9 @@ def apply(
             rows = transform_file(file, out, project, options=options, out_col=out_col,
                                   batch_rows=batch_rows, inputs=inputs)
     typer.echo(f"{rows:,} rows written to {out}")
+    if proj.noise is not None:
+        typer.echo(f"with output noise (std up to {float(proj.noise.max()):.3g}), keyed by each "
+                   "input row: the same row always gets the same noise")
     summary = proj.metadata.get("held_out")
     if isinstance(summary, dict):
         from infomin_cli.report.render_debias import held_out_line
