@@ -145,7 +145,7 @@ def test_bad_noise_is_refused(noise):
 def test_noise_defaults():
     cfg = DebiasConfig()
     assert no_target_noise(NOISE_REFERENCE_DIM) == NOISE_NO_TARGET
-    assert no_target_noise(2 * NOISE_REFERENCE_DIM) == min(NOISE_MAX, 2 * NOISE_NO_TARGET)
+    assert no_target_noise(4 * NOISE_REFERENCE_DIM) == min(NOISE_MAX, 2 * NOISE_NO_TARGET)
     assert no_target_noise(3) < no_target_noise(4) < no_target_noise(5)
     assert no_target_noise(10_000) == NOISE_MAX
     assert resolve(cfg, 4, has_target=False, d=8).noise == no_target_noise(4)

@@ -67,8 +67,8 @@ BetaOpt = Annotated[str | None, typer.Option(
 NoiseOpt = Annotated[float | None, typer.Option(
     "--noise", metavar="SIGMA", help="Gaussian noise added to the output, in output standard "
     "deviations, in the fit and by the saved projection (keyed by the input row: a row always "
-    f"gets the same noise). Default without a target {NOISE_NO_TARGET:g} x k / "
-    f"{NOISE_REFERENCE_DIM} for k output columns, at most {NOISE_MAX:g} (what such a "
+    f"gets the same noise). Default without a target {NOISE_NO_TARGET:g} x sqrt(k / "
+    f"{NOISE_REFERENCE_DIM}) for k output columns, at most {NOISE_MAX:g} (what such a "
     "projection keeps of the attribute lies in structure that noise hides and a tree probe "
     "reads); 0 with a target.", show_default=False)]
 L2StepsOpt = Annotated[int, typer.Option(
