@@ -90,6 +90,7 @@ def main() -> None:
     import json
 
     settings = json.loads(args.settings)
+    git = C.git_state(ROOT, ("infomin_cli",))  # the code this run imports, read before it runs
     rows = [r for name in args.datasets.split(",") for r in run_dataset(name, args.seeds, settings)]
     summary = {}
     for name in args.datasets.split(","):
@@ -108,7 +109,7 @@ def main() -> None:
                   f"{s[v]['passes']} of {args.seeds} |")
     C.write_json(args.name, {"machine": C.machine_info(), "threads": args.threads,
                              "settings": settings,
-                             "git": C.git_state(ROOT, ("infomin_cli",)), "summary": summary,
+                             "git": git, "summary": summary,
                              "rows": rows})
 
 

@@ -25,7 +25,7 @@ in training and validation, and the exported projection adds the same amount, ke
 input row (:mod:`~infomin_cli.debias.row_noise`). Why: a no-target projection must keep most
 of the embedding, and what it kept of the attribute sat in fine structure -- folds narrower
 than the smooth slice and kernel features resolve -- which tree and normal-score probes read
-(AUC 0.66-0.72 on whitened outputs). Under noise such structure carries nothing, so the fit
+(AUC 0.62-0.72 on whitened outputs). Under noise such structure carries nothing, so the fit
 cannot hide the attribute there, and the critics need only see the coarse structure that
 passes the noise, which they do.
 
