@@ -275,3 +275,17 @@ def test_no_target_noise_is_reported_and_apply_reproduces_it(invoke, leaky, tmp_
                tmp_path / "bad.safetensors")
     assert r.exit_code == 2 and "noise" in r.output
     assert not (tmp_path / "bad.safetensors").exists()
+
+
+def test_network_critic_is_said_and_can_be_asked_for_or_refused(invoke, leaky, tmp_path):
+    """The leaky file's no-target output has 5 columns (at most NETWORK_CRITIC_ABOVE): no
+    network critic unless asked; asked, the notes say so and --no-network-critic is heard."""
+    def notes(*extra):
+        r = invoke("debias", leaky, "--attr", "t", "--max-steps", "10", *extra, "--projection",
+                   tmp_path / f"p{len(extra)}.safetensors", "--format", "json", "--force")
+        assert r.exit_code == 0, r.output
+        return [n for n in json.loads(r.stdout)["notes"] if "network critic" in n]
+
+    assert notes() == []
+    assert len(notes("--network-critic")) == 1
+    assert notes("--no-network-critic", "--seed", "1") == []

@@ -16,6 +16,7 @@ from infomin_cli.cli.options import (
 from infomin_cli.debias.config import (
     BETA_NO_TARGET,
     BETA_TARGET,
+    NETWORK_CRITIC_ABOVE,
     NOISE_MAX,
     NOISE_NO_TARGET,
     NOISE_REFERENCE_DIM,
@@ -72,7 +73,14 @@ NoiseOpt = Annotated[float | None, typer.Option(
     "projection keeps of the attribute lies in structure that noise hides and a tree probe "
     "reads); 0 with a target.", show_default=False)]
 L2StepsOpt = Annotated[int, typer.Option(
-    "--l2-steps", help="Adversary steps per max-step (--method adversarial).")]
+    "--l2-steps", help="Adversary steps per max-step (--method adversarial, and the network "
+    "critic).")]
+NetworkCriticOpt = Annotated[bool | None, typer.Option(
+    "--network-critic/--no-network-critic", help="Beside the closed-form critics of the slice "
+    "penalty, a small network trained --l2-steps per max-step (slower). Default: on without "
+    f"a target when the output has more than {NETWORK_CRITIC_ABOVE} columns, where the "
+    "closed-form critics miss leaks that live in how many columns combine.",
+    show_default=False)]
 MaxLeakageOpt = Annotated[float | None, typer.Option(
     "--max-leakage", metavar="RHO", help="A gate: keep the smallest beta (of --beta when "
     "several are given, else 0.1 .. 30) whose projection the audit's rho* judges at most "

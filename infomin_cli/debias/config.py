@@ -35,6 +35,8 @@ class DebiasConfig:
     val_solves: int = 5  # max-steps averaged for the validation SI (early stopping)
     ema_decay: float = 0.99  # weights validated and kept: this average of the steps' (0: off)
     kernel_features: int | None = None  # the slice penalty's kernel critic (None: default)
+    network_critic: bool | None = None  # the slice penalty's network critic (None: when no
+    #                                     target and k > NETWORK_CRITIC_ABOVE; see resolve)
     keep_variance: float = 0.98  # no target, no dim: reconstruction_dim's share of variance
     whiten: bool | None = None  # output whitened (debias.whiten; None: when 1 < k < d)
     noise: float | None = None  # output noise, in output stds (None: NOISE_NO_TARGET when
@@ -89,6 +91,9 @@ NOISE_NO_TARGET, NOISE_REFERENCE_DIM, NOISE_MAX = 0.2, 5, 0.4
 #: the kernel critic's features when none are given and the output has several dimensions
 #: (a 1-D output is all its own slices: the slices alone saw what probes read there)
 KERNEL_FEATURES = 256
+#: a no-target output wider than this gets the slice penalty's network critic by default
+#: (slice_loss: the closed-form critics lose sight of many-column leaks as k grows)
+NETWORK_CRITIC_ABOVE = 16
 
 
 def resolve(config: DebiasConfig, k: int, has_target: bool, d: int | None = None
@@ -98,7 +103,8 @@ def resolve(config: DebiasConfig, k: int, has_target: bool, d: int | None = None
     ``kernel_features`` (KERNEL_FEATURES when k > 1) and ``whiten`` (when 1 < k < d, ``d``
     the input's columns: :mod:`~infomin_cli.debias.whiten`; a 1-D output has no axis to hide
     on, and a d -> d map removes only by shrinking directions, which whitening undoes) and
-    ``noise`` (:func:`no_target_noise` for a whitened output without a target, else 0)."""
+    ``noise`` (:func:`no_target_noise` for a whitened output without a target, else 0) and
+    ``network_critic`` (without a target, when k > NETWORK_CRITIC_ABOVE)."""
     beta = config.beta if config.beta is not None else (
         BETA_TARGET if has_target else BETA_NO_TARGET)
     patience = config.patience if config.patience is not None else (
@@ -108,8 +114,10 @@ def resolve(config: DebiasConfig, k: int, has_target: bool, d: int | None = None
     whiten = (config.whiten if config.whiten is not None else d is None or k < d) and k > 1
     noise = config.noise if config.noise is not None else (
         no_target_noise(k) if whiten and not has_target else 0.0)
+    network = config.network_critic if config.network_critic is not None else (
+        not has_target and k > NETWORK_CRITIC_ABOVE)
     return replace(config, beta=beta, patience=patience, kernel_features=kernel, dim=k,
-                   whiten=whiten, noise=noise)
+                   whiten=whiten, noise=noise, network_critic=network)
 
 
 def no_target_noise(k: int) -> float:

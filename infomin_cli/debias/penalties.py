@@ -43,6 +43,7 @@ class PenaltySettings(Protocol):
     guided: bool
     l2_steps: int
     kernel_features: int
+    network_critic: bool
 
 
 PenaltyFactory = Callable[["Attribute", PenaltySettings, int], Penalty]
@@ -50,12 +51,14 @@ PenaltyFactory = Callable[["Attribute", PenaltySettings, int], Penalty]
 
 def _slice(attribute: Attribute, config: PenaltySettings, seed: int) -> Penalty:
     """SI_B(f(Z); T), the slice loss of slice infomin learning (closed-form max-step), plus
-    the kernel critic when ``kernel_features`` > 0."""
+    the kernel critic when ``kernel_features`` > 0 and a network critic trained ``l2_steps``
+    per max-step when ``network_critic``."""
     from infomin_cli.debias.slice_loss import SliceLoss
 
     return SliceLoss(attribute, slices=config.slices, order=config.order, seed=seed,
                      aggregation=config.aggregation, guided=config.guided,
-                     kernel_features=config.kernel_features)
+                     kernel_features=config.kernel_features,
+                     network_steps=config.l2_steps if config.network_critic else 0)
 
 
 def _adversarial(attribute: Attribute, config: PenaltySettings, seed: int) -> Penalty:

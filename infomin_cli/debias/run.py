@@ -265,6 +265,10 @@ def fit_notes(run: DebiasRun) -> list[str]:
             notes.append(f"no --target: the output carries Gaussian noise of {cfg.noise:g} of "
                          "its std, keyed by the input row (--noise 0 turns it off; a probe "
                          "then reads what the fit left in the output's fine structure)")
+        if cfg is not None and cfg.network_critic and run.method == "slice":
+            notes.append(f"no --target and {cfg.dim} output columns: the slice penalty trained "
+                         "a network critic beside its closed-form ones (--no-network-critic "
+                         "turns it off)")
         if proj.dim_out == proj.dim_in:
             notes.append("no --target: a d -> d projection that reconstructs the embedding may "
                          "remove little of a leak; a bottleneck (--dim well below d) lets the "

@@ -41,7 +41,7 @@ def debias(
     method: o.MethodOpt = o.Method(o.DEFAULT.penalty),
     model: o.ModelOpt = o.Model(o.DEFAULT.model),
     dim: o.DimOpt = None, beta: o.BetaOpt = None, noise: o.NoiseOpt = None,
-    l2_steps: o.L2StepsOpt = o.DEFAULT.l2_steps,
+    l2_steps: o.L2StepsOpt = o.DEFAULT.l2_steps, network_critic: o.NetworkCriticOpt = None,
     max_leakage: o.MaxLeakageOpt = None, plot: o.PlotOpt = None,
     max_steps: o.MaxStepsOpt = o.DEFAULT.max_steps,
     emb_col: EmbColOpt = None, emb_cols: EmbColsOpt = None,
@@ -50,7 +50,8 @@ def debias(
     fmt: o.FormatOpt = Format.table, output: o.ReportOpt = None, quiet: QuietOpt = False,
 ) -> None:
     """Fit a projection that strips the attributes and keeps the targets (slice infomin
-    learning: utility + beta * SI, no adversary), save it, report before/after on held-out rows.
+    learning: utility + beta * SI; no adversary, unless a wide no-target output takes the
+    network critic), save it, report before/after on held-out rows.
 
     Exit codes: 0 done, 1 --max-leakage not met by any beta (the best trade-off is still saved
     and reported), 2 bad usage or input, 3 internal error.
@@ -74,7 +75,8 @@ def debias(
         raise InputError(f"--max-leakage {max_leakage}: must be in (0, 1)")
     try:
         cfg = DebiasConfig(model=model.value, dim=dim, beta=betas[-1] if betas else None,
-                           max_steps=max_steps, l2_steps=l2_steps, noise=noise)
+                           max_steps=max_steps, l2_steps=l2_steps, noise=noise,
+                           network_critic=network_critic)
         dev = device_setting(device)
     except ValueError as exc:
         raise InputError(f"debias: {exc}") from None
