@@ -23,7 +23,7 @@ beside them, its |corr| added alike. Why, and only for wide outputs: in k dimens
 random-feature critic needs ever more features and rows to see a leak that lives in how many
 columns combine (clusters of rows): on a 40-column output where an MLP probe read sex at AUC
 0.79, ridge read-outs of 256 random Fourier features on 2,000 rows read 0.50-0.55, and even
-1,024 features on 30,000 rows only 0.63-0.67 (benchmarks/README.md, ``census_ae``).
+1,024 features on 30,000 rows at most 0.67 (benchmarks/README.md, ``census_ae``).
 
 The featurisers and the solve are the audit's own (:mod:`infomin_cli.stats`), so the quantity
 trained against is the quantity the audit measures.
