@@ -354,3 +354,31 @@ def test_folded_whitening_is_the_batch_whitening_of_the_same_rows():
         after = inner(x)
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
     torch.testing.assert_close(after, raw, atol=0, rtol=0)  # folding copies; inner unchanged
+
+
+@pytest.mark.parametrize("kind", ["binary", "continuous"])
+def test_a_1d_output_solves_one_slice_with_the_value_of_all(kind):
+    """Every slice of a 1-D output is +-x, so against an unsliced T the S pairs are one pair:
+    the solve uses one slice, and its value is the max over S = 100 sign-flipped copies."""
+    from infomin_cli.debias.correlation import batch_standardise
+    from infomin_cli.stats.cca import pairwise_power_cca
+    from infomin_cli.stats.features import AttributeEncoder
+
+    rng = np.random.default_rng(7)
+    n = 1500
+    x = rng.standard_normal((n, 1)).astype(np.float32)
+    values = (np.abs(x[:, 0]) > 0.67).astype(int) if kind == "binary" else (
+        x[:, 0] ** 2 + 0.5 * rng.standard_normal(n))
+    t = (im.Attribute.categorical("t", values) if kind == "binary"
+         else im.Attribute.continuous("t", values))
+    rows = np.arange(n)
+    loss = SliceLoss(t, slices=100, order=5, aggregation="pairwise", seed=3)
+    value = loss.solve(torch.as_tensor(x), rows)
+    assert loss.slicer is not None and loss._w.numel() == 5  # one slice of K = 5 features
+    xs = batch_standardise(torch.as_tensor(x))
+    signs = torch.as_tensor(rng.choice([-1.0, 1.0], size=(1, 100)), dtype=torch.float32)
+    enc = AttributeEncoder.for_sliced(t.take(rows), 100, 5, 0, ranks=True)
+    full, _, _ = pairwise_power_cca(torch.tanh(xs @ signs), 5, enc(t.values, xs.device)
+                                    .to(xs.dtype), enc.blocks, loss.ridge)
+    assert value == pytest.approx(full.corr, abs=1e-4)
+    assert 0.3 < value <= 1.0  # a strong signal in either case

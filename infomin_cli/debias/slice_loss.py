@@ -76,13 +76,14 @@ class SliceLoss:
                                        seed=derive_seed(seed, _NETWORK))
                         if network_steps else None)
 
-    def _directions(self, x: torch.Tensor, template: Attribute, seed: int) -> np.ndarray:
-        """``(k, S)`` unit slice directions: uniform on the sphere, and with ``guided`` slice 0
+    def _directions(self, x: torch.Tensor, template: Attribute, seed: int,
+                    count: int) -> np.ndarray:
+        """``(k, count)`` unit slice directions: uniform on the sphere, and with ``guided`` slice 0
         is the top linear canonical direction of ``x`` against T (ridge CCA of x and T's linear
         code). In a k-dim output a random slice sees ~1/k of a linear leak and the output can
         rotate the leak away from the random slices; the guided slice is re-found at every
         max-step, so the min-step can only lower it by losing the leak."""
-        theta = sphere_directions(x.shape[1], self.slices, seed, 1)
+        theta = sphere_directions(x.shape[1], count, seed, 1)
         if self.guided:
             code = AttributeEncoder.for_linear(template, self.seed)
             sol = cca(x.to(torch.float64), code(template.values, x.device), self.ridge)
@@ -105,7 +106,11 @@ class SliceLoss:
             template = self.attribute.take(rows)
             self.encoder = AttributeEncoder.for_sliced(template, self.slices, self.order, seed,
                                                        ranks=True)
-            theta = self._directions(x, template, seed)
+            # a 1-D output's slices are all +-x: against an unsliced T every pair is the same
+            # pair (tanh powers of -u are those of u up to sign), so one slice gives the same
+            # max, S times cheaper
+            count = 1 if x.shape[1] == 1 and self.encoder.encoding != "slices" else self.slices
+            theta = self._directions(x, template, seed, count)
             th = torch.as_tensor(theta, dtype=x.dtype, device=x.device)
             corr = x.T @ x / x.shape[0]  # k x k: each slice's variance is theta' C theta
             sd = torch.einsum("ks,kj,js->s", th, corr, th).clamp_min(0).sqrt()
