@@ -131,4 +131,9 @@ def load(path: Path = OUT, kind: str = "gelu") -> dict[str, np.ndarray]:
 
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "gelu"
-    build(path_of(which), which)
+    try:
+        target = path_of(which)
+    except ValueError as exc:
+        print(f"error: {exc} (choose gelu or autoencoder)", file=sys.stderr)
+        sys.exit(2)
+    build(target, which)

@@ -227,6 +227,9 @@ def main() -> None:
     ap.add_argument("--groups", default=",".join(GROUPS),
                     help=f"which fits to run, comma-separated, of {','.join(GROUPS)}")
     args = ap.parse_args()
+    unknown = set(args.groups.split(",")) - set(GROUPS)
+    if unknown:
+        ap.error(f"--groups: unknown {', '.join(sorted(unknown))} (choose from {', '.join(GROUPS)})")
     C.apply_threads(args.threads)
     git = C.git_state(ROOT, ("infomin_cli",))  # the code this run imports, read before it runs
     results = {name: run_dataset(name, args) for name in args.datasets.split(",")}
