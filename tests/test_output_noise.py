@@ -15,9 +15,11 @@ from scipy import stats
 from torch import nn
 
 from infomin_cli.debias.config import (
+    NETWORK_CRITIC_ABOVE,
     NOISE_MAX,
     NOISE_NO_TARGET,
     NOISE_REFERENCE_DIM,
+    NOISE_WITH_NETWORK,
     DebiasConfig,
     no_target_noise,
     resolve,
@@ -152,6 +154,13 @@ def test_noise_defaults():
     assert resolve(cfg, 4, has_target=True, d=8).noise == 0.0
     assert resolve(cfg, 8, has_target=False, d=8).noise == 0.0  # d -> d: not whitened
     assert resolve(DebiasConfig(noise=0.5), 4, has_target=True, d=8).noise == 0.5
+    # with the network critic (on by default past NETWORK_CRITIC_ABOVE) the noise is scaled
+    wide = NETWORK_CRITIC_ABOVE + 1
+    assert no_target_noise(wide, network=True) == NOISE_WITH_NETWORK * no_target_noise(wide)
+    assert resolve(cfg, wide, has_target=False, d=64).noise == no_target_noise(wide, True)
+    off = DebiasConfig(network_critic=False)
+    assert resolve(off, wide, has_target=False, d=64).noise == no_target_noise(wide)
+    assert resolve(DebiasConfig(network_critic=True), 4, False, 8).noise == no_target_noise(4, True)
     with pytest.raises(ValueError, match="noise"):
         DebiasConfig(noise=-1.0)
 

@@ -20,6 +20,7 @@ from infomin_cli.debias.config import (
     NOISE_MAX,
     NOISE_NO_TARGET,
     NOISE_REFERENCE_DIM,
+    NOISE_WITH_NETWORK,
     DebiasConfig,
 )
 from infomin_cli.debias.penalties import PENALTIES
@@ -69,9 +70,9 @@ NoiseOpt = Annotated[float | None, typer.Option(
     "--noise", metavar="SIGMA", help="Gaussian noise added to the output, in output standard "
     "deviations, in the fit and by the saved projection (keyed by the input row: a row always "
     f"gets the same noise). Default without a target {NOISE_NO_TARGET:g} x sqrt(k / "
-    f"{NOISE_REFERENCE_DIM}) for k output columns, at most {NOISE_MAX:g} (what such a "
-    "projection keeps of the attribute lies in structure that noise hides and a tree probe "
-    "reads); 0 with a target.", show_default=False)]
+    f"{NOISE_REFERENCE_DIM}) for k output columns, at most {NOISE_MAX:g}, x "
+    f"{NOISE_WITH_NETWORK:g} with the network critic (what such a projection keeps of the attribute lies in structure that "
+    "noise hides and a tree probe reads); 0 with a target.", show_default=False)]
 L2StepsOpt = Annotated[int, typer.Option(
     "--l2-steps", help="Adversary steps per max-step (--method adversarial, and the network "
     "critic).")]
