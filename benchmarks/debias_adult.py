@@ -34,6 +34,7 @@ Writes results/debias_adult.json and results/debias_adult.png, prints a table.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -194,10 +195,9 @@ def plot(results: dict, path: Path) -> None:
     for ax, (name, res) in zip(axes[0], results.items()):
         groups: dict[str, list] = {}
         for r in res["rows"]:
-            if r.get("group") == "no-target":
-                continue
-            label = {"defaults": "slice, defaults (seeds)", "sweep": "slice, beta sweep"}.get(
-                r.get("group"), r["method"])
+            label = {"defaults": "slice, defaults (seeds)", "sweep": "slice, beta sweep",
+                     "no-target": "no target, defaults (seeds)"}.get(r.get("group"),
+                                                                    r["method"])
             groups.setdefault(label, []).append(r)
         for label, rs in groups.items():
             ax.scatter([r["sex_auc"] for r in rs], [r["income_auc"] for r in rs], label=label)
@@ -217,6 +217,15 @@ def plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def replot(json_path: Path) -> Path:
+    """Draw a written result's plot again (``--replot results/NAME.json``): results/NAME.png."""
+    with open(json_path) as fh:
+        results = json.load(fh)["datasets"]
+    out = Path(json_path).with_suffix(".png")
+    plot(results, out)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
@@ -230,7 +239,15 @@ def main() -> None:
     ap.add_argument("--name", default=None, help="results/NAME.{json,png}")
     ap.add_argument("--groups", default=",".join(GROUPS),
                     help=f"which fits to run, comma-separated, of {','.join(GROUPS)}")
+    ap.add_argument("--replot", metavar="JSON", default=None,
+                    help="only draw the plot of a written result again")
     args = ap.parse_args()
+    if args.replot:
+        try:
+            print(f"wrote {replot(Path(args.replot))}")
+        except (OSError, ValueError, KeyError) as exc:
+            ap.error(f"--replot {args.replot}: not a written result ({exc})")
+        return
     unknown = set(args.groups.split(",")) - set(GROUPS)
     if unknown:
         ap.error(f"--groups: unknown {', '.join(sorted(unknown))} (choose from {', '.join(GROUPS)})")

@@ -289,3 +289,26 @@ def test_network_critic_is_said_and_can_be_asked_for_or_refused(invoke, leaky, t
     assert notes() == []
     assert len(notes("--network-critic")) == 1
     assert notes("--no-network-critic", "--seed", "1") == []
+
+
+def test_a_wide_no_target_output_is_told_what_probes_may_still_read(invoke, tmp_path):
+    """More than WIDE_NO_TARGET_ABOVE output columns without a target: one note says such
+    outputs stayed readable and points to --target; a narrow output gets no such note."""
+    from infomin_cli.debias.run import WIDE_NO_TARGET_ABOVE
+
+    rng = np.random.default_rng(3)
+    n, d = 1200, WIDE_NO_TARGET_ABOVE + 8
+    z = rng.standard_normal((n, d)).astype(np.float32)
+    path = tmp_path / "wide.parquet"
+    pq.write_table(pa.table({"embedding": list_array(z), "t": (z[:, 0] > 0).astype(int)}), path)
+
+    def notes(dim):
+        r = invoke("debias", path, "--attr", "t", "--max-steps", "5", "--dim",
+                   str(dim), "--projection", tmp_path / f"p{dim}.safetensors", "--format",
+                   "json")
+        assert r.exit_code == 0, r.output
+        return [x for x in json.loads(r.stdout)["notes"] if "outputs this wide" in x]
+
+    wide = notes(WIDE_NO_TARGET_ABOVE + 1)
+    assert len(wide) == 1 and "--target" in wide[0]
+    assert notes(WIDE_NO_TARGET_ABOVE) == []
