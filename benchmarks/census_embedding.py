@@ -88,50 +88,53 @@ def build(out: Path = OUT, kind: str = "gelu") -> Path:
 
 def _autoencode(x_tr: np.ndarray, x_te: np.ndarray) -> np.ndarray:
     """The autoencoder's bottleneck for the rows of ``x_tr`` then ``x_te``."""
-    import torch
     from torch import nn
 
-    torch.manual_seed(AE_SEED)
-    p = x_tr.shape[1]
-    encoder = nn.Sequential(nn.Linear(p, 128), nn.SiLU(), nn.Linear(128, AE_WIDTH), nn.Tanh())
-    decoder = nn.Sequential(nn.Linear(AE_WIDTH, 128), nn.SiLU(), nn.Linear(128, p))
-    params = [*encoder.parameters(), *decoder.parameters()]
-    opt = torch.optim.AdamW(params, lr=LR, weight_decay=WD)
-    xt = torch.from_numpy(x_tr)
-    rng = np.random.default_rng(AE_SEED)
-    for _ in range(AE_EPOCHS):
-        perm = torch.from_numpy(rng.permutation(len(xt)))
-        for s in range(0, len(xt), BATCH):
-            batch = xt[perm[s:s + BATCH]]
-            opt.zero_grad()
-            nn.functional.mse_loss(decoder(encoder(batch)), batch).backward()
-            opt.step()
-    with torch.no_grad():
-        return encoder(torch.from_numpy(np.concatenate([x_tr, x_te]))).numpy().astype(np.float32)
+    def build(p: int):
+        encoder = nn.Sequential(nn.Linear(p, 128), nn.SiLU(), nn.Linear(128, AE_WIDTH),
+                                nn.Tanh())
+        return encoder, nn.Sequential(nn.Linear(AE_WIDTH, 128), nn.SiLU(), nn.Linear(128, p))
+
+    return _train_code(build, x_tr, x_te, AE_SEED, mask=0.0)
 
 
 def _denoise(x_tr: np.ndarray, x_te: np.ndarray) -> np.ndarray:
     """The masked-input autoencoder's ReLU code for the (unmasked) rows of ``x_tr`` then
     ``x_te``."""
+    from torch import nn
+
+    def build(p: int):
+        encoder = nn.Sequential(nn.Linear(p, 256), nn.ReLU(), nn.Linear(256, DAE_WIDTH),
+                                nn.ReLU())
+        return encoder, nn.Sequential(nn.Linear(DAE_WIDTH, 256), nn.ReLU(), nn.Linear(256, p))
+
+    return _train_code(build, x_tr, x_te, DAE_SEED, mask=DAE_MASK)
+
+
+def _train_code(build, x_tr: np.ndarray, x_te: np.ndarray, seed: int,
+                mask: float) -> np.ndarray:
+    """Train ``build(p) -> (encoder, decoder)`` to reconstruct the rows of ``x_tr`` (mean
+    squared error, AdamW, ``AE_EPOCHS``), each input entry zeroed with probability ``mask``
+    on the way in; the encoder's code of the rows of ``x_tr`` then ``x_te``."""
     import torch
     from torch import nn
 
-    torch.manual_seed(DAE_SEED)
-    p = x_tr.shape[1]
-    encoder = nn.Sequential(nn.Linear(p, 256), nn.ReLU(), nn.Linear(256, DAE_WIDTH), nn.ReLU())
-    decoder = nn.Sequential(nn.Linear(DAE_WIDTH, 256), nn.ReLU(), nn.Linear(256, p))
+    torch.manual_seed(seed)
+    encoder, decoder = build(x_tr.shape[1])
     params = [*encoder.parameters(), *decoder.parameters()]
     opt = torch.optim.AdamW(params, lr=LR, weight_decay=WD)
     xt = torch.from_numpy(x_tr)
-    rng = np.random.default_rng(DAE_SEED)
-    gen = torch.Generator().manual_seed(DAE_SEED)
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
     for _ in range(AE_EPOCHS):
         perm = torch.from_numpy(rng.permutation(len(xt)))
         for s in range(0, len(xt), BATCH):
             batch = xt[perm[s:s + BATCH]]
-            keep = (torch.rand(batch.shape, generator=gen) >= DAE_MASK).to(batch.dtype)
+            seen = batch
+            if mask:
+                seen = batch * (torch.rand(batch.shape, generator=gen) >= mask).to(batch.dtype)
             opt.zero_grad()
-            nn.functional.mse_loss(decoder(encoder(batch * keep)), batch).backward()
+            nn.functional.mse_loss(decoder(encoder(seen)), batch).backward()
             opt.step()
     with torch.no_grad():
         return encoder(torch.from_numpy(np.concatenate([x_tr, x_te]))).numpy().astype(np.float32)
