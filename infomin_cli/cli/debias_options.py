@@ -71,8 +71,9 @@ NoiseOpt = Annotated[float | None, typer.Option(
     "deviations, in the fit and by the saved projection (keyed by the input row: a row always "
     f"gets the same noise). Default without a target {NOISE_NO_TARGET:g} x sqrt(k / "
     f"{NOISE_REFERENCE_DIM}) for k output columns, at most {NOISE_MAX:g}, x "
-    f"{NOISE_WITH_NETWORK:g} with the network critic (what such a projection keeps of the attribute lies in structure that "
-    "noise hides and a tree probe reads); 0 with a target.", show_default=False)]
+    f"{NOISE_WITH_NETWORK:g} with the network critic (what such a projection keeps of the "
+    "attribute lies in structure that noise hides and a tree probe reads); 0 with a target.",
+    show_default=False)]
 L2StepsOpt = Annotated[int, typer.Option(
     "--l2-steps", help="Adversary steps per max-step (--method adversarial, and the network "
     "critic).")]
