@@ -270,7 +270,7 @@ def fit_notes(run: DebiasRun) -> list[str]:
             notes.append(f"no --target: the output carries Gaussian noise of {cfg.noise:g} of "
                          "its std, keyed by the input row (--noise 0 turns it off; a probe "
                          "then reads what the fit left in the output's fine structure)")
-        if cfg is not None and cfg.network_critic and run.method == "slice":
+        if cfg is not None and cfg.network_critic:  # resolve: only ever the slice penalty's
             notes.append(f"no --target and {cfg.dim} output columns: the slice penalty trained "
                          "a network critic beside its closed-form ones (--no-network-critic "
                          "turns it off)")
