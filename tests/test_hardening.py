@@ -128,6 +128,8 @@ def test_a_projection_is_replaced_only_with_force(data, tmp_path):
     (["--attr", "t", "--dim", "7"], "--dim 7 is larger than the embedding's dimension 6"),
     (["--attr", "t", "--dim", "5000"], "--dim 5000 is larger"),
     (["--attr", "t", "--method", "pearson", "--model", "mlp"], "--model linear"),
+    (["--attr", "t", "--method", "adversarial", "--network-critic"], "--method adversarial"),
+    (["--attr", "t", "--method", "leace", "--network-critic"], "critic of the slice penalty"),
     (["--attr", "t", "--out", "clean.csv"], "cannot tell the output format"),
     (["--attr", "t", "--beta", "1,,2"], "--beta '1,,2'"),
 ])

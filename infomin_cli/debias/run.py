@@ -60,6 +60,9 @@ def check_request(z: np.ndarray, attributes: Sequence[Attribute],
         raise ValueError("--method pearson removes linear dependence only: use it with "
                          "--model linear (an MLP would move the attribute into structure "
                          "the penalty does not see)")
+    if config.network_critic and method != "slice":
+        raise ValueError(f"--network-critic is a critic of the slice penalty: --method "
+                         f"{method} does not use it (drop it, or use --method slice)")
     for a in (*attributes, *targets):
         if a.kind not in DISCRETE_KINDS:
             continue
