@@ -144,14 +144,15 @@ def run_dataset(name: str, args) -> dict:
         t0 = time.perf_counter()
         record("LEACE", leace_projection(z[tr], [a_sex]), time.perf_counter() - t0)
         fit("no penalty (beta 0)", DebiasConfig(beta=0.0, **budget), 0, {"group": "beta0"})
-    for seed in range(args.seeds if "defaults" in groups else 0):
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    for seed in (seeds if "defaults" in groups else ()):
         fit(f"slice, defaults, seed {seed}", DebiasConfig(**budget), seed, {"group": "defaults"})
     for beta in (float(b) for b in args.beta.split(",") if "sweep" in groups):
         fit(f"slice, beta={beta:g}", DebiasConfig(beta=beta, **budget), 0, {"group": "sweep"})
     if "adversary" in groups and (name == "sample" or args.adversary_census):
         fit("adversary L2=50", DebiasConfig(penalty="adversarial", l2_steps=50, beta=0.5,
                                             **budget), 0, {"group": "adversary"})
-    for seed in range(args.seeds if "no-target" in groups else 0):
+    for seed in (seeds if "no-target" in groups else ()):
         fit(f"no target, defaults, seed {seed}", DebiasConfig(**budget), seed,
             {"group": "no-target"}, target=False)
     defaults = [r for r in rows if r.get("group") == "defaults"]
@@ -231,6 +232,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", type=int, default=5, help="fits of the default settings")
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="their fit seeds: FIRST_SEED .. FIRST_SEED + SEEDS - 1 (to split a run "
+                         "over processes)")
     ap.add_argument("--datasets", default="sample,census")
     ap.add_argument("--beta", default="0.2,1", help="sweep of the default model (seed 0)")
     ap.add_argument("--seed", type=int, default=0, help="the split and the probes")
@@ -248,6 +252,8 @@ def main() -> None:
         except (OSError, ValueError, KeyError) as exc:
             ap.error(f"--replot {args.replot}: not a written result ({exc})")
         return
+    if args.first_seed < 0 or args.seeds < 0:
+        ap.error("--seeds and --first-seed must be >= 0")
     unknown = set(args.groups.split(",")) - set(GROUPS)
     if unknown:
         ap.error(f"--groups: unknown {', '.join(sorted(unknown))} (choose from {', '.join(GROUPS)})")

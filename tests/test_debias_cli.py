@@ -10,6 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import list_array
 
+import infomin_cli as im
+
 
 @pytest.fixture
 def leaky(tmp_path):
@@ -312,3 +314,30 @@ def test_a_wide_no_target_output_is_told_what_probes_may_still_read(invoke, tmp_
     wide = notes(WIDE_NO_TARGET_ABOVE + 1)
     assert len(wide) == 1 and "--target" in wide[0]
     assert notes(WIDE_NO_TARGET_ABOVE) == []
+
+
+def test_the_no_target_default_output_is_capped_and_says_so(invoke, tmp_path):
+    """24 independent columns: keeping 98% of what removal leaves needs 23 components, but
+    the default takes NO_TARGET_MAX_DIM (wider outputs stayed readable to stock probes) and
+    a note says so; --dim is not capped."""
+    from infomin_cli.debias.config import NO_TARGET_MAX_DIM, reconstruction_dim
+
+    rng = np.random.default_rng(4)
+    n, d = 1200, NO_TARGET_MAX_DIM + 8
+    z = rng.standard_normal((n, d)).astype(np.float32)
+    t = (z[:, 0] > 0).astype(int)
+    assert reconstruction_dim((z - z.mean(0)) / z.std(0),
+                              [im.Attribute.categorical("t", t)]) > NO_TARGET_MAX_DIM
+    path = tmp_path / "wide.parquet"
+    pq.write_table(pa.table({"embedding": list_array(z), "t": t}), path)
+
+    def report(*extra):
+        r = invoke("debias", path, "--attr", "t", "--max-steps", "5", *extra, "--projection",
+                   tmp_path / f"p{len(extra)}.safetensors", "--format", "json")
+        assert r.exit_code == 0, r.output
+        rep = json.loads(r.stdout)
+        return rep["dim"], [x for x in rep["notes"] if f"at most {NO_TARGET_MAX_DIM}" in x]
+
+    dim, capped = report()
+    assert dim == NO_TARGET_MAX_DIM and len(capped) == 1 and "--dim" in capped[0]
+    assert report("--dim", str(NO_TARGET_MAX_DIM + 2)) == (NO_TARGET_MAX_DIM + 2, [])

@@ -98,6 +98,14 @@ KERNEL_FEATURES = 256
 #: the sample's 12, where it took the one failing seed from 0.604 to 0.578 (benchmarks/
 #: README.md, "census_dae and the no-target rule")
 NETWORK_CRITIC_ABOVE = 8
+#: the widest output the no-target default takes (reconstruction_dim's k, capped): every
+#: wider default output kept the attribute readable to a stock probe -- MiniLM sentences
+#: (384-d, gender), k = 171: AUC 0.69 / 0.67 (fit seeds 0 / 1, topic kept 100%); census
+#: autoencoders, k = 40 / 37: 0.65 -- while 16 columns of the same MiniLM rows read 0.52-0.54
+#: with the topic's linear accuracy kept at 98% (benchmarks/README.md, "debias_text.py").
+#: Not a cure: a census autoencoder's 16 columns read 0.705 (its 40: 0.646). A label that
+#: needs more than 16 directions loses some (MiniLM's 84 predicates: 93%); --dim chooses
+NO_TARGET_MAX_DIM = 16
 #: the output noise with the network critic on, as a share of no_target_noise(k): the noise
 #: blurs the fine structure the closed-form critics miss, which the network critic now reads,
 #: and the noise costs what a probe of a kept label reads (the sample with the network

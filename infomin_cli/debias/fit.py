@@ -53,7 +53,13 @@ from torch.optim.swa_utils import AveragedModel
 
 from infomin_cli._version import __version__
 from infomin_cli.attributes import DISCRETE_KINDS, Attribute
-from infomin_cli.debias.config import DebiasConfig, default_dim, reconstruction_dim, resolve
+from infomin_cli.debias.config import (
+    NO_TARGET_MAX_DIM,
+    DebiasConfig,
+    default_dim,
+    reconstruction_dim,
+    resolve,
+)
 from infomin_cli.debias.penalties import penalty_factory
 from infomin_cli.debias.projection import Projection
 from infomin_cli.debias.whiten import BatchWhitened
@@ -168,8 +174,9 @@ def fit_projection(Z: np.ndarray, attributes: list[Attribute], targets: list[Att
     elif targets:
         k = default_dim(d, list(targets))
     else:
-        k = reconstruction_dim(zs[train_rows].numpy(), [a.take(train_rows) for a in attributes],
-                               cfg.keep_variance)
+        k = min(NO_TARGET_MAX_DIM, reconstruction_dim(
+            zs[train_rows].numpy(), [a.take(train_rows) for a in attributes],
+            cfg.keep_variance))
     cfg = resolve(cfg, k, bool(targets), d)
 
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
