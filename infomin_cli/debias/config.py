@@ -13,7 +13,8 @@ from infomin_cli.attributes import DISCRETE_KINDS, Attribute
 @dataclass(frozen=True)
 class DebiasConfig:
     model: Literal["linear", "mlp"] = "mlp"
-    dim: int | None = None  # output size k (default: default_dim / reconstruction_dim)
+    dim: int | None = None  # output size k (default: default_dim with a target; without,
+    #                         reconstruction_dim, at most NO_TARGET_MAX_DIM)
     hidden: int = 256
     beta: float | None = None  # weight of the penalty (None: default_beta)
     lr: float = 1e-2
@@ -104,7 +105,7 @@ NETWORK_CRITIC_ABOVE = 8
 #: autoencoders, k = 40 / 37: 0.65 -- while 16 columns of the same MiniLM rows read 0.52-0.54
 #: with the topic's linear accuracy kept at 98% (benchmarks/README.md, "debias_text.py").
 #: Not a cure: a census autoencoder's 16 columns read 0.705 (its 40: 0.646). A label that
-#: needs more than 16 directions loses some (MiniLM's 84 predicates: 93%); --dim chooses
+#: needs more than 16 directions loses some (MiniLM's 84 predicates: 93%); --dim sets any size
 NO_TARGET_MAX_DIM = 16
 #: the output noise with the network critic on, as a share of no_target_noise(k): the noise
 #: blurs the fine structure the closed-form critics miss, which the network critic now reads,
@@ -187,7 +188,8 @@ def reconstruction_dim(zs: np.ndarray, attributes: list[Attribute],
 
     A d -> d projection that reconstructs the embedding can keep every leak (default_dim);
     the attribute's own directions are what removal must give up, so the variance they carry
-    is not counted, and the rest is kept to ``keep``."""
+    is not counted, and the rest is kept to ``keep``. The fit takes at most
+    ``NO_TARGET_MAX_DIM`` of these (wider outputs stayed readable to stock probes)."""
     x = np.asarray(zs, dtype=np.float64)
     x = x - x.mean(0)
     directions = []
