@@ -104,7 +104,7 @@ NETWORK_CRITIC_ABOVE = 8
 #: (384-d, gender), k = 171: AUC 0.69 / 0.67 (fit seeds 0 / 1, topic kept 100%); census
 #: autoencoders, k = 40 / 37: 0.65 -- while 16 columns of the same MiniLM rows read 0.52-0.54
 #: with the topic's linear accuracy kept at 98% (benchmarks/README.md, "debias_text.py").
-#: Not a cure: a census autoencoder's 16 columns read 0.705 (its 40: 0.646). A label that
+#: Not a cure: a census autoencoder's 16 columns read 0.71-0.73 (its 40: 0.65). A label that
 #: needs more than 16 directions loses some (MiniLM's 84 predicates: 93%); --dim sets any size
 NO_TARGET_MAX_DIM = 16
 #: the output noise with the network critic on, as a share of no_target_noise(k): the noise
