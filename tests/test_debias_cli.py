@@ -11,6 +11,7 @@ import pytest
 from conftest import list_array
 
 import infomin_cli as im
+from infomin_cli.debias.config import NO_TARGET_MAX_DIM, reconstruction_dim
 
 
 @pytest.fixture
@@ -293,51 +294,50 @@ def test_network_critic_is_said_and_can_be_asked_for_or_refused(invoke, leaky, t
     assert notes("--no-network-critic", "--seed", "1") == []
 
 
-def test_a_wide_no_target_output_is_told_what_probes_may_still_read(invoke, tmp_path):
-    """More than WIDE_NO_TARGET_ABOVE output columns without a target: one note says such
-    outputs stayed readable and points to --target; a narrow output gets no such note."""
-    from infomin_cli.debias.run import WIDE_NO_TARGET_ABOVE
-
-    rng = np.random.default_rng(3)
-    n, d = 1200, WIDE_NO_TARGET_ABOVE + 8
-    z = rng.standard_normal((n, d)).astype(np.float32)
+def _wide_no_target_report(invoke, tmp_path, seed):
+    """A file of NO_TARGET_MAX_DIM + 8 independent columns and an attribute on the first;
+    ``report(*options)`` debiases it without a target and returns (dim, notes)."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((1200, NO_TARGET_MAX_DIM + 8)).astype(np.float32)
+    t = (z[:, 0] > 0).astype(int)
     path = tmp_path / "wide.parquet"
-    pq.write_table(pa.table({"embedding": list_array(z), "t": (z[:, 0] > 0).astype(int)}), path)
+    pq.write_table(pa.table({"embedding": list_array(z), "t": t}), path)
+
+    def report(*extra):
+        r = invoke("debias", path, "--attr", "t", "--max-steps", "5", *extra, "--projection",
+                   tmp_path / f"p{'_'.join(extra)}.safetensors", "--format", "json")
+        assert r.exit_code == 0, r.output
+        rep = json.loads(r.stdout)
+        return rep["dim"], rep["notes"]
+
+    return z, t, report
+
+
+def test_a_wide_no_target_output_is_told_what_probes_may_still_read(invoke, tmp_path):
+    """More than NO_TARGET_MAX_DIM output columns (by --dim) without a target: one note says
+    such outputs stayed readable and points to --target; a narrower output gets no such note."""
+    _, _, report = _wide_no_target_report(invoke, tmp_path, 3)
 
     def notes(dim):
-        r = invoke("debias", path, "--attr", "t", "--max-steps", "5", "--dim",
-                   str(dim), "--projection", tmp_path / f"p{dim}.safetensors", "--format",
-                   "json")
-        assert r.exit_code == 0, r.output
-        return [x for x in json.loads(r.stdout)["notes"] if "outputs this wide" in x]
+        return [x for x in report("--dim", str(dim))[1] if "outputs this wide" in x]
 
-    wide = notes(WIDE_NO_TARGET_ABOVE + 1)
+    wide = notes(NO_TARGET_MAX_DIM + 1)
     assert len(wide) == 1 and "--target" in wide[0]
-    assert notes(WIDE_NO_TARGET_ABOVE) == []
+    assert notes(NO_TARGET_MAX_DIM) == []
 
 
 def test_the_no_target_default_output_is_capped_and_says_so(invoke, tmp_path):
     """24 independent columns: keeping 98% of what removal leaves needs 23 components, but
     the default takes NO_TARGET_MAX_DIM (wider outputs stayed readable to stock probes) and
     a note says so; --dim is not capped."""
-    from infomin_cli.debias.config import NO_TARGET_MAX_DIM, reconstruction_dim
-
-    rng = np.random.default_rng(4)
-    n, d = 1200, NO_TARGET_MAX_DIM + 8
-    z = rng.standard_normal((n, d)).astype(np.float32)
-    t = (z[:, 0] > 0).astype(int)
+    z, t, report = _wide_no_target_report(invoke, tmp_path, 4)
     assert reconstruction_dim((z - z.mean(0)) / z.std(0),
                               [im.Attribute.categorical("t", t)]) > NO_TARGET_MAX_DIM
-    path = tmp_path / "wide.parquet"
-    pq.write_table(pa.table({"embedding": list_array(z), "t": t}), path)
 
-    def report(*extra):
-        r = invoke("debias", path, "--attr", "t", "--max-steps", "5", *extra, "--projection",
-                   tmp_path / f"p{len(extra)}.safetensors", "--format", "json")
-        assert r.exit_code == 0, r.output
-        rep = json.loads(r.stdout)
-        return rep["dim"], [x for x in rep["notes"] if f"at most {NO_TARGET_MAX_DIM}" in x]
+    def capped(*extra):
+        dim, notes = report(*extra)
+        return dim, [x for x in notes if f"at most {NO_TARGET_MAX_DIM}" in x]
 
-    dim, capped = report()
-    assert dim == NO_TARGET_MAX_DIM and len(capped) == 1 and "--dim" in capped[0]
-    assert report("--dim", str(NO_TARGET_MAX_DIM + 2)) == (NO_TARGET_MAX_DIM + 2, [])
+    dim, notes = capped()
+    assert dim == NO_TARGET_MAX_DIM and len(notes) == 1 and "--dim" in notes[0]
+    assert capped("--dim", str(NO_TARGET_MAX_DIM + 2)) == (NO_TARGET_MAX_DIM + 2, [])

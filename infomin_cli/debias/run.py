@@ -39,13 +39,6 @@ WITH_P_VALUE: tuple[str, ...] = ("sliced",)
 
 #: rho* of an attribute above this on the held-out rows after a fit: suggest more penalty.
 LEAK_NOTE_ABOVE = 0.2
-#: a no-target output wider than this (only by --dim: the default is at most as wide) gets a
-#: note that stock probes may still read the attribute: measured (benchmarks/README.md,
-#: census_dae, debias_text.py) 37- and 40-column outputs of two census autoencoders read at
-#: AUC 0.64-0.65 by gradient boosting after removal, a 24-column one at 0.64, 171 columns of
-#: MiniLM sentences at 0.67-0.69; 16 MiniLM columns read 0.52-0.54 (the default's cap,
-#: NO_TARGET_MAX_DIM, which is no cure: 16 columns of a census autoencoder read 0.71-0.73)
-WIDE_NO_TARGET_ABOVE = NO_TARGET_MAX_DIM
 
 
 def check_request(z: np.ndarray, attributes: Sequence[Attribute],
@@ -284,7 +277,10 @@ def fit_notes(run: DebiasRun) -> list[str]:
             notes.append(f"no --target and {cfg.dim} output columns: the slice penalty trained "
                          "a network critic beside its closed-form ones (--no-network-critic "
                          "turns it off)")
-        if WIDE_NO_TARGET_ABOVE < proj.dim_out < proj.dim_in:
+        # wider than the default's cap (only by --dim): measured (benchmarks/README.md,
+        # census_dae, debias_text.py) 37-40 autoencoder columns read 0.64-0.65, 24 census
+        # columns 0.64, 171 MiniLM columns 0.67-0.69 (NO_TARGET_MAX_DIM)
+        if NO_TARGET_MAX_DIM < proj.dim_out < proj.dim_in:
             notes.append(f"no --target and {proj.dim_out} output columns: outputs this wide "
                          "kept the attribute readable to stock probes in our benchmarks "
                          "(AUC 0.64-0.69 on census autoencoder and MiniLM embeddings); give a "
