@@ -329,7 +329,8 @@ def test_a_wide_no_target_output_is_told_what_probes_may_still_read(invoke, tmp_
 def test_the_no_target_default_output_is_capped_and_says_so(invoke, tmp_path):
     """24 independent columns: keeping 98% of what removal leaves needs 23 components, but
     the default takes NO_TARGET_MAX_DIM (wider outputs stayed readable to stock probes) and
-    a note says so; --dim is not capped."""
+    a note says so; --dim is not capped, and an explicit --dim of the cap's size gets no such
+    note (the user chose it)."""
     z, t, report = _wide_no_target_report(invoke, tmp_path, 4)
     assert reconstruction_dim((z - z.mean(0)) / z.std(0),
                               [im.Attribute.categorical("t", t)]) > NO_TARGET_MAX_DIM
@@ -341,3 +342,4 @@ def test_the_no_target_default_output_is_capped_and_says_so(invoke, tmp_path):
     dim, notes = capped()
     assert dim == NO_TARGET_MAX_DIM and len(notes) == 1 and "--dim" in notes[0]
     assert capped("--dim", str(NO_TARGET_MAX_DIM + 2)) == (NO_TARGET_MAX_DIM + 2, [])
+    assert capped("--dim", str(NO_TARGET_MAX_DIM)) == (NO_TARGET_MAX_DIM, [])

@@ -249,13 +249,13 @@ def run_debias(Z: ArrayLike, attributes: AttributeLike,
         **proj.metadata, "before": before, "after": after,
         "held_out": run.held_out_summary(), **(metadata or {})})
     if method != LEACE:
-        run.notes = fit_notes(run)
+        run.notes = fit_notes(run, dim_given=config.dim is not None)
     return run
 
 
-def fit_notes(run: DebiasRun) -> list[str]:
-    """What the fit chose where the user did not, and what to try when it may have removed
-    little."""
+def fit_notes(run: DebiasRun, *, dim_given: bool = False) -> list[str]:
+    """What the fit chose where the user did not (``dim_given``: the output size was asked
+    for), and what to try when it may have removed little."""
     notes = []
     proj = run.projection
     if not run.targets:
@@ -264,7 +264,7 @@ def fit_notes(run: DebiasRun) -> list[str]:
                          f"{proj.dim_out} of {proj.dim_in} dimensions; reconstruction R2 kept "
                          f"on the held-out rows: {run.utility(run.after):.3f}")
         cfg = run.history.config if run.history is not None else None
-        if cfg is not None and proj.dim_out == NO_TARGET_MAX_DIM < proj.dim_in:
+        if cfg is not None and not dim_given and proj.dim_out == NO_TARGET_MAX_DIM < proj.dim_in:
             notes.append(f"no --target: the default output has at most {NO_TARGET_MAX_DIM} "
                          "columns (wider ones kept the attribute readable to stock probes in "
                          "our benchmarks); a label that needs more directions may lose some: "
