@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import platform
@@ -50,18 +51,16 @@ def machine_info() -> dict:
         "mem_total_gib": _mem_total_gib(),
         "loadavg_start": list(os.getloadavg()),
     }
-    for mod in ("pyarrow", "scipy", "dcor", "hyppo", "numba"):
+    # versions from the installed metadata, not by importing: importing dcor loads numba's
+    # compiled cache, which two benchmarks starting at once on a fresh install can race on
+    # (seen: "LLVM ERROR: Symbol not found" killed a 7-minute run as it wrote its JSON)
+    for dist in ("pyarrow", "scipy", "dcor", "hyppo", "numba"):
         try:
-            m = __import__(mod)
-            info[mod] = getattr(m, "__version__", "?")
-        except ImportError:
-            info[mod] = None
-    try:
-        import numba
-
-        info["numba_threads"] = numba.get_num_threads()
-    except ImportError:
-        pass
+            info[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            info[dist] = None
+    if "numba" in sys.modules:  # a peer benchmark ran numba: its thread count
+        info["numba_threads"] = sys.modules["numba"].get_num_threads()
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info

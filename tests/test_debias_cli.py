@@ -11,7 +11,7 @@ import pytest
 from conftest import list_array
 
 import infomin_cli as im
-from infomin_cli.debias.config import NO_TARGET_MAX_DIM, reconstruction_dim
+from infomin_cli.debias.config import MAX_DEFAULT_DIM, reconstruction_dim
 
 
 @pytest.fixture
@@ -295,13 +295,15 @@ def test_network_critic_is_said_and_can_be_asked_for_or_refused(invoke, leaky, t
 
 
 def _wide_no_target_report(invoke, tmp_path, seed):
-    """A file of NO_TARGET_MAX_DIM + 8 independent columns and an attribute on the first;
-    ``report(*options)`` debiases it without a target and returns (dim, notes)."""
+    """A file of MAX_DEFAULT_DIM + 8 independent columns, an attribute on the first and a
+    target ``c`` of MAX_DEFAULT_DIM + 4 classes; ``report(*options)`` debiases it (without a
+    target unless the options give one) and returns (dim, notes)."""
     rng = np.random.default_rng(seed)
-    z = rng.standard_normal((1200, NO_TARGET_MAX_DIM + 8)).astype(np.float32)
+    z = rng.standard_normal((1200, MAX_DEFAULT_DIM + 8)).astype(np.float32)
     t = (z[:, 0] > 0).astype(int)
+    c = rng.integers(0, MAX_DEFAULT_DIM + 4, len(z))  # a target whose heads read 19 columns
     path = tmp_path / "wide.parquet"
-    pq.write_table(pa.table({"embedding": list_array(z), "t": t}), path)
+    pq.write_table(pa.table({"embedding": list_array(z), "t": t, "c": c}), path)
 
     def report(*extra):
         r = invoke("debias", path, "--attr", "t", "--max-steps", "5", *extra, "--projection",
@@ -314,32 +316,50 @@ def _wide_no_target_report(invoke, tmp_path, seed):
 
 
 def test_a_wide_no_target_output_is_told_what_probes_may_still_read(invoke, tmp_path):
-    """More than NO_TARGET_MAX_DIM output columns (by --dim) without a target: one note says
+    """More than MAX_DEFAULT_DIM output columns (by --dim) without a target: one note says
     such outputs stayed readable and points to --target; a narrower output gets no such note."""
     _, _, report = _wide_no_target_report(invoke, tmp_path, 3)
 
     def notes(dim):
         return [x for x in report("--dim", str(dim))[1] if "outputs this wide" in x]
 
-    wide = notes(NO_TARGET_MAX_DIM + 1)
+    wide = notes(MAX_DEFAULT_DIM + 1)
     assert len(wide) == 1 and "--target" in wide[0]
-    assert notes(NO_TARGET_MAX_DIM) == []
+    assert notes(MAX_DEFAULT_DIM) == []
 
 
 def test_the_no_target_default_output_is_capped_and_says_so(invoke, tmp_path):
     """24 independent columns: keeping 98% of what removal leaves needs 23 components, but
-    the default takes NO_TARGET_MAX_DIM (wider outputs stayed readable to stock probes) and
+    the default takes MAX_DEFAULT_DIM (wider outputs stayed readable to stock probes) and
     a note says so; --dim is not capped, and an explicit --dim of the cap's size gets no such
     note (the user chose it)."""
     z, t, report = _wide_no_target_report(invoke, tmp_path, 4)
     assert reconstruction_dim((z - z.mean(0)) / z.std(0),
-                              [im.Attribute.categorical("t", t)]) > NO_TARGET_MAX_DIM
+                              [im.Attribute.categorical("t", t)]) > MAX_DEFAULT_DIM
 
     def capped(*extra):
         dim, notes = report(*extra)
-        return dim, [x for x in notes if f"at most {NO_TARGET_MAX_DIM}" in x]
+        return dim, [x for x in notes if f"at most {MAX_DEFAULT_DIM}" in x]
 
     dim, notes = capped()
-    assert dim == NO_TARGET_MAX_DIM and len(notes) == 1 and "--dim" in notes[0]
-    assert capped("--dim", str(NO_TARGET_MAX_DIM + 2)) == (NO_TARGET_MAX_DIM + 2, [])
-    assert capped("--dim", str(NO_TARGET_MAX_DIM)) == (NO_TARGET_MAX_DIM, [])
+    assert dim == MAX_DEFAULT_DIM and len(notes) == 1 and "--dim" in notes[0]
+    assert capped("--dim", str(MAX_DEFAULT_DIM + 2)) == (MAX_DEFAULT_DIM + 2, [])
+    assert capped("--dim", str(MAX_DEFAULT_DIM)) == (MAX_DEFAULT_DIM, [])
+
+
+def test_a_many_class_target_gets_at_most_the_capped_output_and_says_so(invoke, tmp_path):
+    """A target of MAX_DEFAULT_DIM + 4 classes: its heads could read MAX_DEFAULT_DIM + 3
+    columns, the default takes MAX_DEFAULT_DIM and a note says so; --dim above the cap is
+    kept and told that outputs this wide stayed readable; --dim at the cap gets neither."""
+    _, _, report = _wide_no_target_report(invoke, tmp_path, 5)
+
+    def notes(*extra):
+        dim, said = report("--target", "c", *extra)
+        return dim, [x for x in said if "at most" in x or "outputs this wide" in x]
+
+    dim, said = notes()
+    assert dim == MAX_DEFAULT_DIM and len(said) == 1
+    assert f"at most {MAX_DEFAULT_DIM}" in said[0] and f"read {MAX_DEFAULT_DIM + 3}" in said[0]
+    dim, said = notes("--dim", str(MAX_DEFAULT_DIM + 3))
+    assert dim == MAX_DEFAULT_DIM + 3 and len(said) == 1 and "outputs this wide" in said[0]
+    assert notes("--dim", str(MAX_DEFAULT_DIM)) == (MAX_DEFAULT_DIM, [])

@@ -16,8 +16,8 @@ from infomin_cli.cli.options import (
 from infomin_cli.debias.config import (
     BETA_NO_TARGET,
     BETA_TARGET,
+    MAX_DEFAULT_DIM,
     NETWORK_CRITIC_ABOVE,
-    NO_TARGET_MAX_DIM,
     NOISE_MAX,
     NOISE_NO_TARGET,
     NOISE_REFERENCE_DIM,
@@ -60,10 +60,10 @@ MethodOpt = Annotated[Method, typer.Option(
 ModelOpt = Annotated[Model, typer.Option("--model", help="The projection's form.")]
 DimOpt = Annotated[int | None, typer.Option(
     "--dim", help="Output dimension (default: what the target heads read, 1 per binary "
-    f"target; without a target the fewest principal components that keep "
+    f"target, C-1 per C-class one; without a target the fewest principal components that keep "
     f"{DEFAULT.keep_variance:.0%} of the embedding's variance once the attribute's linear "
-    f"part is removed, at most {NO_TARGET_MAX_DIM}: wider outputs stayed readable to stock "
-    "probes).")]
+    f"part is removed; either way at most {MAX_DEFAULT_DIM}: wider outputs stayed readable "
+    "to stock probes).")]
 BetaOpt = Annotated[str | None, typer.Option(
     "--beta", metavar="B[,B...]", help=f"Weight of the penalty (default {BETA_TARGET:g} with "
     f"a target, {BETA_NO_TARGET:g} without); several (0.3,1,3,10) fit one projection each, report them, and keep the one "

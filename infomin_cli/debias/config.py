@@ -14,7 +14,7 @@ from infomin_cli.attributes import DISCRETE_KINDS, Attribute
 class DebiasConfig:
     model: Literal["linear", "mlp"] = "mlp"
     dim: int | None = None  # output size k (default: default_dim with a target; without,
-    #                         reconstruction_dim, at most NO_TARGET_MAX_DIM)
+    #                         reconstruction_dim; either at most MAX_DEFAULT_DIM)
     hidden: int = 256
     beta: float | None = None  # weight of the penalty (None: default_beta)
     lr: float = 1e-2
@@ -99,14 +99,17 @@ KERNEL_FEATURES = 256
 #: the sample's 12, where it took the one failing seed from 0.604 to 0.578 (benchmarks/
 #: README.md, "census_dae and the no-target rule")
 NETWORK_CRITIC_ABOVE = 8
-#: the widest output the no-target default takes (reconstruction_dim's k, capped): every
-#: wider default output kept the attribute readable to a stock probe -- MiniLM sentences
-#: (384-d, gender), k = 171: AUC 0.69 / 0.67 (fit seeds 0 / 1, topic kept 100%); census
-#: autoencoders, k = 40 / 37: 0.65 -- while 16 columns of the same MiniLM rows read 0.52-0.54
-#: with the topic's linear accuracy kept at 98% (benchmarks/README.md, "debias_text.py").
-#: Not a cure: a census autoencoder's 16 columns read 0.71-0.73 (its 40: 0.65). A label that
-#: needs more than 16 directions loses some (MiniLM's 84 predicates: 93%); --dim sets any size
-NO_TARGET_MAX_DIM = 16
+#: the widest output a default takes, with a target (what its heads read, capped) or without
+#: (reconstruction_dim's k, capped): every wider default output kept the attribute readable to
+#: a stock probe -- MiniLM sentences (384-d, gender), no target, k = 171: AUC 0.69 / 0.67 (fit
+#: seeds 0 / 1, topic kept 100%); with the 84-way predicate as the target, k = 83: 0.68-0.70
+#: (3 seeds); census autoencoders, no target, k = 40 / 37: 0.65 -- while 16 columns of the
+#: same MiniLM rows read 0.52-0.54 without a target (topic's linear accuracy kept at 98%) and
+#: 0.518 with the predicate target (kept at 100%) (benchmarks/README.md, "debias_text.py").
+#: Not a cure: a census autoencoder's 16 no-target columns read 0.71-0.73 (its 40: 0.65). A
+#: label that needs more than 16 directions may lose some (MiniLM's 84 predicates without a
+#: target: 93%); --dim sets any size
+MAX_DEFAULT_DIM = 16
 #: the output noise with the network critic on, as a share of no_target_noise(k): the noise
 #: blurs the fine structure the closed-form critics miss, which the network critic now reads,
 #: and the noise costs what a probe of a kept label reads (the sample with the network
@@ -162,21 +165,30 @@ def no_target_noise(k: int, network: bool = False) -> float:
 
 
 def default_dim(d: int, targets: list[Attribute] = ()) -> int:
-    """The output dimension with a target, when none is given: ``min(d, width)``, where
-    ``width`` is what the target heads read (C - 1 per discrete target, the columns of a
-    continuous one); ``d`` without a target (:func:`reconstruction_dim` chooses then).
+    """The output dimension with a target, when none is given: ``min(d, width,
+    MAX_DEFAULT_DIM)``, where ``width`` is what the target heads read (C - 1 per discrete
+    target, the columns of a continuous one); ``d`` without a target (:func:`reconstruction_dim`
+    chooses then).
 
     Why no more: an information penalty has no gradient along maps that keep the
     information -- for an injective f, any dependence measure of f(Z) and T equals that of Z
     and T -- so the projection loses the attribute by compressing, and every dimension the
     target heads do not read is room where a leak can hide from the critic (seen: a 2-D
     output for a binary target kept sex readable by gradient boosting at AUC 0.63 where the
-    1-D output read 0.55, on the census embedding of benchmarks/census_embedding.py)."""
+    1-D output read 0.55, on the census embedding of benchmarks/census_embedding.py). And
+    a many-class target's heads read many dimensions, each room for a leak alike (MiniLM's
+    84-way predicate: 83 columns read gender at 0.68-0.70, 16 at 0.518, the predicate kept),
+    hence the cap: a linear head separates many classes in fewer dimensions."""
     if not targets:
         return d
-    width = sum((t.n_classes or 2) - 1 if t.kind in DISCRETE_KINDS else t.width
-                for t in targets)
-    return max(1, min(d, width))
+    return max(1, min(d, heads_width(targets), MAX_DEFAULT_DIM))
+
+
+def heads_width(targets: list[Attribute]) -> int:
+    """The columns the target heads read: C - 1 per discrete target, the columns of a
+    continuous one (0 without a target)."""
+    return sum((t.n_classes or 2) - 1 if t.kind in DISCRETE_KINDS else t.width
+               for t in targets)
 
 
 def reconstruction_dim(zs: np.ndarray, attributes: list[Attribute],
@@ -189,7 +201,7 @@ def reconstruction_dim(zs: np.ndarray, attributes: list[Attribute],
     A d -> d projection that reconstructs the embedding can keep every leak (default_dim);
     the attribute's own directions are what removal must give up, so the variance they carry
     is not counted, and the rest is kept to ``keep``. The fit takes at most
-    ``NO_TARGET_MAX_DIM`` of these (wider outputs stayed readable to stock probes)."""
+    ``MAX_DEFAULT_DIM`` of these (wider outputs stayed readable to stock probes)."""
     x = np.asarray(zs, dtype=np.float64)
     x = x - x.mean(0)
     directions = []

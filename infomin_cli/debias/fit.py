@@ -54,7 +54,7 @@ from torch.optim.swa_utils import AveragedModel
 from infomin_cli._version import __version__
 from infomin_cli.attributes import DISCRETE_KINDS, Attribute
 from infomin_cli.debias.config import (
-    NO_TARGET_MAX_DIM,
+    MAX_DEFAULT_DIM,
     DebiasConfig,
     default_dim,
     reconstruction_dim,
@@ -174,7 +174,7 @@ def fit_projection(Z: np.ndarray, attributes: list[Attribute], targets: list[Att
     elif targets:
         k = default_dim(d, list(targets))
     else:
-        k = min(NO_TARGET_MAX_DIM, reconstruction_dim(
+        k = min(MAX_DEFAULT_DIM, reconstruction_dim(
             zs[train_rows].numpy(), [a.take(train_rows) for a in attributes],
             cfg.keep_variance))
     cfg = resolve(cfg, k, bool(targets), d)
