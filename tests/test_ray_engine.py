@@ -283,6 +283,28 @@ def test_object_storage_local_and_ray_engines(ray_session, invoke, aws_env, tmp_
     assert remote.column("sex").equals(local.column("sex"))
 
 
+def test_raylet_warnings_go_to_stderr_not_into_the_json_report(ray_session, capsys):
+    """Ray's driver relays the raylet's warnings ("WARNING: 8 PYTHON worker processes have
+    been started ...", seen under load in the middle of a --format json report) through
+    ray._private.worker.print_to_stdstream as stdout lines, whatever log_to_driver says. Once
+    the engine has connected they go to stderr; a worker's own stdout is left as Ray has it."""
+    import ray._private.worker as ray_worker
+
+    from infomin_cli.engine.ray_common import connect
+
+    connect()
+    connect()  # idempotent: one wrapper, not two
+    message = "WARNING: 8 PYTHON worker processes have been started (infomin test)"
+    # exactly what Ray's listen_error_messages thread passes
+    ray_worker.print_to_stdstream({"lines": [message], "pid": "raylet", "is_err": False},
+                                  ignore_prefix=False)
+    ray_worker.print_to_stdstream({"lines": ["a worker's print (infomin test)"], "pid": 4321,
+                                   "is_err": False}, ignore_prefix=False)
+    out, err = capsys.readouterr()
+    assert message in err and message not in out
+    assert "a worker's print" in out
+
+
 @pytest.mark.parametrize("uri, expect", [
     ("foo://bucket/x.parquet", "unknown storage scheme"),
     ("s3://no-such-bucket/embeddings/", "no such object or prefix"),

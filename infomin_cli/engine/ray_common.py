@@ -2,7 +2,9 @@
 
 Connection: ``RAY_ADDRESS`` when set (``host:port``, ``ray://host:port`` or ``auto``), else a
 local Ray started here. An address where nothing answers is one InputError after a short
-probe, not a hang. Ray is imported only when asked for.
+probe, not a hang. Ray is imported only when asked for. The raylet's warnings, which Ray's
+driver prints to stdout whatever ``log_to_driver`` says, go to stderr: stdout is the report's
+(``--format json`` must parse).
 """
 
 from __future__ import annotations
@@ -47,9 +49,32 @@ def _probe(address: str) -> None:
                          "local Ray") from None
 
 
+def _raylet_messages_to_stderr() -> None:
+    """Ray's driver thread that relays the raylet's messages (such as "WARNING: 8 PYTHON
+    worker processes have been started on node ...") prints them to ``sys.stdout`` (Ray 2.x:
+    ``ray._private.worker.print_to_stdstream`` with ``is_err`` False), where one landed in
+    the middle of a ``--format json`` report under load. The thread looks the printer up by
+    name at each message, so a wrapper that marks them as errors sends them to stderr. Only
+    those of pid ``raylet``; a Ray without that function is left alone."""
+    import ray._private.worker as ray_worker
+
+    original = getattr(ray_worker, "print_to_stdstream", None)
+    if original is None or getattr(original, "infomin_to_stderr", False):
+        return
+
+    def to_stderr(data, *args, **kwargs):
+        if data.get("pid") == "raylet":
+            data = {**data, "is_err": True}
+        return original(data, *args, **kwargs)
+
+    to_stderr.infomin_to_stderr = True
+    ray_worker.print_to_stdstream = to_stderr
+
+
 def connect():
     """Connect to ``RAY_ADDRESS`` or start a local Ray (once per process); returns ``ray``."""
     ray = require_ray()
+    _raylet_messages_to_stderr()
     if ray.is_initialized():
         return ray
     address = os.environ.get("RAY_ADDRESS") or None
