@@ -260,11 +260,11 @@ def fit_notes(run: DebiasRun, *, dim_given: bool = False, heads: int = 0) -> lis
     when it may have removed little."""
     notes = []
     proj = run.projection
-    if not dim_given and run.targets and heads > proj.dim_out == MAX_DEFAULT_DIM:
+    if not dim_given and run.targets and heads > proj.dim_out == MAX_DEFAULT_DIM < proj.dim_in:
         notes.append(f"the default output has at most {MAX_DEFAULT_DIM} columns (the targets' "
                      f"heads could read {heads}; wider outputs kept the attribute readable to "
                      "stock probes in our benchmarks); --dim N chooses the size")
-    if run.targets and dim_given and MAX_DEFAULT_DIM < proj.dim_out < proj.dim_in:
+    if run.targets and MAX_DEFAULT_DIM < proj.dim_out < proj.dim_in:  # only by --dim
         notes.append(f"{proj.dim_out} output columns: outputs this wide kept the attribute "
                      "readable to stock probes in our benchmarks (AUC 0.68-0.70 with an "
                      "83-column target on MiniLM); gate with --max-leakage")
